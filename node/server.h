@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* server.h - the node's context: loop, settings, directory, TLS, sessions. One
+ * per process; passed explicitly (no globals beyond what libraries force). */
+#ifndef PALISADE_SERVER_H
+#define PALISADE_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node/settings.h"
+
+struct ev_loop;
+struct dir;
+struct sess_table;
+struct tls_ctx;
+struct policy_set;
+
+struct server {
+    struct ev_loop *loop;
+    struct node_settings *cfg;  /* current settings (swapped on reload) */
+    struct dir *dir;
+    struct tls_ctx *tls;
+    struct sess_table *sessions;
+    uint64_t next_id;           /* ids for sessions, stanzas, connections */
+    uint64_t started_ms;
+};
+
+/* A fresh id, unique within this process. */
+uint64_t server_next_id(struct server *srv);
+/* True when domain (normalised) is one this node serves. */
+bool server_is_local_domain(const struct server *srv, const char *domain);
+
+#endif
