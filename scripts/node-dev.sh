@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# node-dev.sh - write a node config, start a Palisade node in the background, stop it.
+#
+#   node-dev.sh config DIR --name N --domain D --c2s ADDR --c2s-tls ADDR --ldap-env SLAPD_DIR/env
+#                      [--tls-required true|false] [--cert FILE --key FILE]
+#                      [--pkcs12 FILE --pkcs12-password-file FILE]
+#                      [--auth-timeout S] [--failure-delay-ms MS] [--max-failures N]
+#                      [--max-stanza-bytes N] [--max-depth N] [--log-level L] [--trace a,b]
+#       writes DIR/node.cfg (absolute paths). --domain and --c2s/--c2s-tls may repeat or take
+#       comma-separated lists. Without --cert/--pkcs12 a self-signed certificate for the
+#       first domain is made in DIR (scripts/gen-cert.sh).
+#   node-dev.sh start DIR
+#       starts $PALISADE (default build/node/palisade) -c DIR/node.cfg in the background,
+#       log in DIR/node.log, pid in DIR/node.pid; waits up to $NODE_READY_TIMEOUT seconds
+#       (default 15) for "node ready" in the log. The exit status lands in DIR/node.exit.
+#   node-dev.sh stop DIR
+#       SIGTERM, waits up to 30 s (then SIGKILL); fails when the node exited non-zero.
+#   node-dev.sh status DIR
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+say() { echo "node-dev: $*"; }
+die() { echo "node-dev: $*" >&2; exit 1; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+abspath() {
+    local p=$1
+    [ -e "$p" ] || die "no such file: $p"
+    echo "$(cd "$(dirname "$p")" && pwd)/$(basename "$p")"
+}
+
+# "a,b" "c" -> "a", "b", "c" as a libconfig list body
+cfg_list() {
+    local out= item
+    local IFS=,
+    for item in $*; do
+        item=${item// /}
+        [ -n "$item" ] || continue
+        out+="${out:+, }\"$item\""
+    done
+    echo "$out"
+}
+
+cmd_config() {
+    [ $# -ge 1 ] || usage
+    local dir=$1; shift
+    local name= domains=() c2s=() c2s_tls=() ldap_env= tls_required=true cert= key=
+    local p12= p12pw= auth_timeout=30 fail_delay=1000 max_fail=3 max_bytes=262144 max_depth=64
+    local level=info trace=
+    while [ $# -gt 0 ]; do
+        [ $# -ge 2 ] || die "option $1 needs a value"
+        case "$1" in
+            --name) name=$2 ;;
+            --domain) domains+=("$2") ;;
+            --c2s) c2s+=("$2") ;;
+            --c2s-tls) c2s_tls+=("$2") ;;
+            --ldap-env) ldap_env=$2 ;;
+            --tls-required)
+                case "$2" in true|false) tls_required=$2 ;; *) die "--tls-required true|false" ;; esac ;;
+            --cert) cert=$2 ;;
+            --key) key=$2 ;;
+            --pkcs12) p12=$2 ;;
+            --pkcs12-password-file) p12pw=$2 ;;
+            --auth-timeout) auth_timeout=$2 ;;
+            --failure-delay-ms) fail_delay=$2 ;;
+            --max-failures) max_fail=$2 ;;
+            --max-stanza-bytes) max_bytes=$2 ;;
+            --max-depth) max_depth=$2 ;;
+            --log-level) level=$2 ;;
+            --trace) trace=$2 ;;
+            *) die "unknown option $1" ;;
+        esac
+        shift 2
+    done
+    [ -n "$name" ] || die "config: --name is required"
+    [ ${#domains[@]} -gt 0 ] || die "config: --domain is required"
+    [ ${#c2s[@]} -gt 0 ] || [ ${#c2s_tls[@]} -gt 0 ] || die "config: --c2s or --c2s-tls is required"
+    [ -n "$ldap_env" ] || die "config: --ldap-env SLAPD_DIR/env is required"
+    [ -r "$ldap_env" ] || die "config: cannot read $ldap_env (is slapd started? scripts/slapd-dev.sh start)"
+
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    # shellcheck disable=SC1090
+    ( set +u; . "$ldap_env"; for v in LDAP_URI LDAP_BASE LDAP_USERS LDAP_SERVICE_DN LDAP_SERVICE_SECRET_FILE; do
+          [ -n "${!v:-}" ] || { echo "node-dev: $ldap_env does not set $v" >&2; exit 1; }
+      done ) || exit 1
+    local LDAP_URI LDAP_BASE LDAP_USERS LDAP_SERVICE_DN LDAP_SERVICE_SECRET_FILE
+    eval "$(set +u; . "$ldap_env"; declare -p LDAP_URI LDAP_BASE LDAP_USERS LDAP_SERVICE_DN \
+            LDAP_SERVICE_SECRET_FILE | sed 's/^declare -[a-z-]* //')"
+
+    local first_domain
+    first_domain=$(cfg_list "${domains[0]}" | sed 's/^"\([^"]*\)".*/\1/')
+    local tls_block
+    if [ -n "$p12" ]; then
+        [ -n "$p12pw" ] || die "config: --pkcs12 needs --pkcs12-password-file"
+        tls_block="pkcs12 = \"$(abspath "$p12")\"; pkcs12_password_file = \"$(abspath "$p12pw")\";"
+    else
+        if [ -z "$cert" ]; then
+            "$top/scripts/gen-cert.sh" "$dir" "$first_domain" >/dev/null
+            cert=$dir/cert.pem
+            key=$dir/key.pem
+        fi
+        [ -n "$key" ] || die "config: --cert needs --key"
+        tls_block="cert = \"$(abspath "$cert")\"; key = \"$(abspath "$key")\";"
+    fi
+
+    local listen=
+    [ ${#c2s[@]} -gt 0 ] && listen+="c2s = [$(cfg_list "${c2s[@]}")]; "
+    [ ${#c2s_tls[@]} -gt 0 ] && listen+="c2s_tls = [$(cfg_list "${c2s_tls[@]}")]; "
+
+    cat > "$dir/node.cfg.tmp" <<CFG
+# Written by scripts/node-dev.sh; rewritten on each run.
+node = { name = "$name"; };
+server = { domains = [$(cfg_list "${domains[@]}")]; };
+listen = { ${listen}reuseport = true; };
+tls = { $tls_block required = $tls_required; };
+sasl = {
+    mechanisms = ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-1", "PLAIN"];
+    failure_delay_ms = $fail_delay;
+    max_failures = $max_fail;
+};
+limits = { max_stanza_bytes = $max_bytes; max_depth = $max_depth; max_attributes = 64; auth_timeout_s = $auth_timeout; };
+log = { level = "$level"; syslog = false; trace = [$(cfg_list "$trace")]; };
+ldap = {
+    uri = "$LDAP_URI";
+    bind_dn = "$LDAP_SERVICE_DN";
+    bind_secret_file = "$(abspath "$LDAP_SERVICE_SECRET_FILE")";
+    base = "$LDAP_BASE";
+    users = "$LDAP_USERS";
+};
+CFG
+    mv "$dir/node.cfg.tmp" "$dir/node.cfg"
+    say "wrote $dir/node.cfg (node $name, domains ${domains[*]}, c2s ${c2s[*]:-none}, c2s_tls ${c2s_tls[*]:-none}, tls.required $tls_required)"
+}
+
+node_pid() {
+    local dir=$1 pid
+    [ -s "$dir/node.pid" ] || return 1
+    pid=$(cat "$dir/node.pid")
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    echo "$pid"
+}
+
+cmd_start() {
+    [ $# -eq 1 ] || usage
+    local dir
+    dir=$(cd "$1" && pwd) || die "no such folder: $1"
+    [ -r "$dir/node.cfg" ] || die "no $dir/node.cfg: run node-dev.sh config first"
+    local bin=${PALISADE:-$top/build/node/palisade}
+    [ -x "$bin" ] || die "no node binary at $bin: build it with scripts/build.sh (or set PALISADE)"
+    local pid
+    if pid=$(node_pid "$dir"); then
+        die "a node already runs from $dir (pid $pid): node-dev.sh stop $dir"
+    fi
+    rm -f "$dir/node.pid" "$dir/node.exit"
+    : > "$dir/node.log"
+    say "starting $bin -c $dir/node.cfg (log $dir/node.log)"
+    # The subshell is the node's parent: it records the exit status for stop.
+    (
+        "$bin" -c "$dir/node.cfg" </dev/null >>"$dir/node.log" 2>&1 &
+        echo $! > "$dir/node.pid"
+        rc=0
+        wait $! || rc=$?
+        echo "$rc" > "$dir/node.exit"
+    ) </dev/null >/dev/null 2>&1 &
+    local timeout=${NODE_READY_TIMEOUT:-15}
+    local deadline=$((SECONDS + timeout))
+    while [ ! -s "$dir/node.pid" ] && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+    pid=$(cat "$dir/node.pid" 2>/dev/null || true)
+    while :; do
+        if grep -q "node ready" "$dir/node.log"; then
+            say "node ready (pid $pid)"
+            return 0
+        fi
+        if [ -s "$dir/node.exit" ]; then
+            tail -n 30 "$dir/node.log" | sed 's/^/  | /' >&2
+            die "the node exited with status $(cat "$dir/node.exit") before it was ready (log tail above, full log $dir/node.log)"
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            tail -n 30 "$dir/node.log" | sed 's/^/  | /' >&2
+            [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
+            die "no \"node ready\" in $dir/node.log after ${timeout}s (log tail above); is the directory up (scripts/slapd-dev.sh status)?"
+        fi
+        sleep 0.05
+    done
+}
+
+cmd_stop() {
+    [ $# -eq 1 ] || usage
+    local dir=$1 pid
+    [ -d "$dir" ] || die "no such folder: $dir"
+    if ! pid=$(node_pid "$dir"); then
+        if [ -s "$dir/node.exit" ]; then
+            local rc
+            rc=$(cat "$dir/node.exit")
+            rm -f "$dir/node.pid"
+            if [ "$rc" != 0 ]; then
+                die "the node had already exited, with status $rc (log $dir/node.log)"
+            fi
+        fi
+        say "no node running from $dir"
+        return 0
+    fi
+    say "stopping the node (pid $pid) with SIGTERM"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ $SECONDS -ge $deadline ]; then
+            kill -KILL "$pid" 2>/dev/null || true
+            rm -f "$dir/node.pid"
+            die "the node did not stop within 30 s of SIGTERM; killed it (log $dir/node.log)"
+        fi
+        sleep 0.05
+    done
+    # the wrapper writes the status right after the node is reaped
+    deadline=$((SECONDS + 5))
+    while [ ! -s "$dir/node.exit" ] && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+    local rc
+    rc=$(cat "$dir/node.exit" 2>/dev/null || echo unknown)
+    rm -f "$dir/node.pid"
+    if [ "$rc" != 0 ]; then
+        die "the node exited with status $rc after SIGTERM (log $dir/node.log)"
+    fi
+    say "node stopped cleanly"
+}
+
+cmd_status() {
+    [ $# -eq 1 ] || usage
+    local pid
+    if pid=$(node_pid "$1"); then
+        say "running (pid $pid)"
+    else
+        say "not running"
+        return 1
+    fi
+}
+
+[ $# -ge 1 ] || usage
+cmd=$1; shift
+case "$cmd" in
+    config) cmd_config "$@" ;;
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    status) cmd_status "$@" ;;
+    *) usage ;;
+esac
