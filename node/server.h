@@ -14,6 +14,9 @@ struct dir;
 struct sess_table;
 struct tls_ctx;
 struct policy_set;
+struct conn;
+struct c2s;
+struct listener;
 
 struct server {
     struct ev_loop *loop;
@@ -23,6 +26,9 @@ struct server {
     struct sess_table *sessions;
     uint64_t next_id;           /* ids for sessions, stanzas, connections */
     uint64_t started_ms;
+    struct conn *dirty;         /* conn.c: connections with output to flush or a close to finish */
+    struct c2s *c2s_list;       /* c2s.c: every client connection */
+    struct listener *listeners; /* c2s.c: listening sockets */
 };
 
 /* A fresh id, unique within this process. */

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* router.c - step 3 of the stanza path: the one routing decision. Remote
+ * domains are refused until server-to-server lands; local destinations go to
+ * the feature handlers (features.h), which deliver through router_deliver(). */
+#include "node/router.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "core/jid.h"
+#include "core/log.h"
+#include "node/c2s.h"
+#include "node/features.h"
+#include "node/server.h"
+#include "node/sess.h"
+#include "node/settings.h"
+#include "node/stanza.h"
+
+void
+router_bounce(struct server *srv, struct stanza *st, const char *etype, const char *cond)
+{
+    if (st->type && (strcmp(st->type, "error") == 0 ||
+                     (st->kind == STANZA_IQ && strcmp(st->type, "result") == 0)))
+        return;
+    if (!st->from)
+        return;
+    struct stanza *e = stanza_error_reply(st, NULL, etype, cond, NULL);
+    if (!e->from) {
+        struct jid *dom = NULL;
+        if (jid_parse(srv->cfg->domains.v[0], &dom) == 0)
+            stanza_set_from(e, dom);
+        jid_free(dom);
+    }
+    e->id = server_next_id(srv);
+    log_debug("router bounce stanza=%" PRIu64 " cond=%s", st->id, cond);
+    router_route(srv, e, NULL);
+    stanza_unref(e);
+}
+
+void
+router_deliver(struct server *srv, struct sess *to, struct stanza *st)
+{
+    (void)srv;
+    log_trace(TRACE_ROUTER, "router deliver stanza=%" PRIu64 " sess=%" PRIu64, st->id, to->id);
+    c2s_send_stanza(to->conn, st);
+}
+
+static void
+router_route_iq(struct server *srv, struct stanza *st, struct sess *origin)
+{
+    if (roster_handle_iq(srv, st, origin) == ROUTE_HANDLED)
+        return;
+    if (services_handle_iq(srv, st, origin) == ROUTE_HANDLED)
+        return;
+    if (st->to && st->to->resource) {
+        struct sess *s = sess_table_find(srv->sessions, st->to->full);
+        if (s) {
+            router_deliver(srv, s, st);
+            return;
+        }
+    }
+    /* RFC 6120 §8.5 / RFC 6121 §8.5: nobody to answer. */
+    if (st->type && (strcmp(st->type, "get") == 0 || strcmp(st->type, "set") == 0))
+        router_bounce(srv, st, "cancel", "service-unavailable");
+}
+
+void
+router_route(struct server *srv, struct stanza *st, struct sess *origin)
+{
+    if (st->to && !server_is_local_domain(srv, st->to->domain)) {
+        /* No server-to-server yet: every remote domain is unreachable. */
+        if (st->kind != STANZA_PRESENCE)
+            router_bounce(srv, st, "cancel", "remote-server-not-found");
+        return;
+    }
+    switch (st->kind) {
+    case STANZA_PRESENCE:
+        presence_handle(srv, st, origin);
+        return;
+    case STANZA_MESSAGE:
+        if (message_handle(srv, st, origin) == ROUTE_PASS)
+            router_bounce(srv, st, "cancel", "service-unavailable");
+        return;
+    case STANZA_IQ:
+        router_route_iq(srv, st, origin);
+        return;
+    }
+}
