@@ -33,7 +33,11 @@ struct stanza {
 /* Wraps a tree from the stream parser (takes ownership of tree, even on error).
  * PAL_OK and *out (refs = 1); PAL_EMALFORMED when the element is not a
  * message/presence/iq in jabber:client (*cond = "unsupported-stanza-type"), or
- * a to/from JID does not parse (*cond = "jid-malformed"). */
+ * a to/from JID does not parse (*cond = "jid-malformed"), or an iq has no type
+ * or one other than get/set/result/error (*cond = "bad-format"). The "exactly
+ * one payload child for get/set" rule is left to whoever reads the payload
+ * (roster.c, services.c answer bad-request). st->id is 0: the caller assigns
+ * `st->id = server_next_id(srv)` (stanza_copy keeps the original's id). */
 int stanza_from_tree(struct xml_tree *tree, struct stanza **out, const char **cond);
 /* A new empty stanza <name> of the given kind; from/to/type/id may be NULL. */
 struct stanza *stanza_new(enum stanza_kind kind, const struct jid *from, const struct jid *to,
