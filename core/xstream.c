@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* xstream.c - the XMPP stream parser: the first step of a stanza's path after
+ * conn.c has read (and decrypted) the bytes. expat in namespace mode, with
+ * every construct RFC 6120 section 11 forbids refused from its handler, own
+ * limits on stanza size, depth and attributes (reparse deferral is off, so
+ * those limits are what bounds re-parsing), and one element tree per top-level
+ * stanza. A callback may suspend the parser at the end of its stanza; the bytes
+ * behind it are then left unconsumed, so after <starttls/> nothing sent in the
+ * clear can slip into the encrypted stream. */
+#include "xstream.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <expat.h>
+
+#include "buf.h"
+#include "mem.h"
+
+#define NS_SEP '\x01'
+#define STREAM_QNAME XMPP_NS_STREAMS "\x01stream"
+#define XML_LANG_QNAME XML_NS_XML "\x01lang"
+
+struct xstream {
+    XML_Parser p;
+    struct xstream_limits lim;
+    struct xstream_callbacks cb;
+    void *arg;
+
+    unsigned depth;          /* open elements: stream = 1, stanza = 2 */
+    unsigned ns_decls;       /* namespace declarations on the element being opened */
+    char *default_ns;        /* xmlns of the stream header */
+    struct xml_tree *tree;   /* stanza being built */
+    struct xml_node *cur;
+    struct buf text;         /* character data pending for cur */
+    struct buf scratch;
+
+    /* Offsets count bytes given to the current parser (XML_GetCurrentByteIndex
+     * counts from its creation; a restart starts again at 0). */
+    uint64_t fed;            /* bytes given to this parser before the current feed */
+    uint64_t mark;           /* end of the last event */
+    uint64_t stanza_start;   /* start of the current stanza's start tag */
+    uint64_t stop_at;        /* where a suspend or close ended the input */
+
+    bool is_in_parse;
+    bool is_suspend_requested;
+    bool is_suspended;       /* parser stopped after a stanza; restart to go on */
+    bool is_restart_pending; /* xstream_restart called from a callback */
+    bool is_closed;
+    bool is_failed;
+    bool is_done;
+    enum xstream_error err;
+    uint64_t err_at;
+    char detail[256];
+};
+
+const char *
+xstream_error_condition(enum xstream_error e)
+{
+    switch (e) {
+    case XSTREAM_ERR_NOT_WELL_FORMED:
+        return "not-well-formed";
+    case XSTREAM_ERR_RESTRICTED_XML:
+        return "restricted-xml";
+    case XSTREAM_ERR_POLICY_VIOLATION:
+        return "policy-violation";
+    case XSTREAM_ERR_INVALID_NAMESPACE:
+        return "invalid-namespace";
+    case XSTREAM_ERR_UNSUPPORTED_ENCODING:
+        return "unsupported-encoding";
+    case XSTREAM_ERR_BAD_FORMAT:
+        return "bad-format";
+    case XSTREAM_ERR_INVALID_XML:
+        return "invalid-xml";
+    }
+    return "undefined-condition";
+}
+
+static uint64_t
+event_start(const struct xstream *x)
+{
+    XML_Index i = XML_GetCurrentByteIndex(x->p);
+
+    return i < 0 ? x->fed : (uint64_t)i;
+}
+
+static uint64_t
+event_end(const struct xstream *x)
+{
+    return event_start(x) + (uint64_t)XML_GetCurrentByteCount(x->p);
+}
+
+/* True when handlers must ignore further events: expat may deliver a few
+ * after XML_StopParser. */
+static bool
+is_stopped(const struct xstream *x)
+{
+    return x->is_failed || x->is_closed || x->is_suspended || x->is_suspend_requested;
+}
+
+static void fail(struct xstream *x, enum xstream_error err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records the first error and aborts the parse; on_error runs once XML_Parse
+ * has returned. */
+static void
+fail(struct xstream *x, enum xstream_error err, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (x->is_failed)
+        return;
+    x->is_failed = true;
+    x->err = err;
+    x->err_at = event_start(x);
+    n = snprintf(x->detail, sizeof(x->detail), "line %lu: ",
+                 (unsigned long)XML_GetCurrentLineNumber(x->p));
+    va_start(ap, fmt);
+    vsnprintf(x->detail + n, sizeof(x->detail) - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (x->is_in_parse)
+        XML_StopParser(x->p, XML_FALSE);
+}
+
+static bool
+limit_exceeded(size_t limit, uint64_t value)
+{
+    return limit != 0 && value > limit;
+}
+
+static bool
+check_stanza_size(struct xstream *x, uint64_t end)
+{
+    if (x->depth >= 2 && limit_exceeded(x->lim.max_stanza_bytes, end - x->stanza_start)) {
+        fail(x, XSTREAM_ERR_POLICY_VIOLATION, "stanza larger than %zu bytes",
+             x->lim.max_stanza_bytes);
+        return false;
+    }
+    return true;
+}
+
+/* After a callback: honour a suspend it asked for, ending the input at the
+ * end of the current event. */
+static void
+after_callback(struct xstream *x)
+{
+    if (!x->is_suspend_requested || x->is_failed || x->is_closed)
+        return;
+    x->stop_at = event_end(x);
+    XML_StopParser(x->p, XML_TRUE);
+}
+
+/* Splits expat's "uri\x01local": returns the local name (inside qname) and
+ * sets *ns to the URI in x->scratch (valid until the next call), or NULL. */
+static const char *
+split_name(struct xstream *x, const char *qname, const char **ns)
+{
+    const char *sep = strchr(qname, NS_SEP);
+
+    if (sep == NULL) {
+        *ns = NULL;
+        return qname;
+    }
+    buf_reset(&x->scratch);
+    buf_append(&x->scratch, qname, (size_t)(sep - qname));
+    buf_append(&x->scratch, "", 1);
+    *ns = buf_head(&x->scratch);
+    return sep + 1;
+}
+
+static void
+flush_text(struct xstream *x)
+{
+    if (buf_used(&x->text) == 0)
+        return;
+    if (x->cur != NULL)
+        xml_add_text(x->tree, x->cur, buf_head(&x->text), buf_used(&x->text));
+    buf_reset(&x->text);
+}
+
+static void
+open_stream(struct xstream *x, const XML_Char *qname, const XML_Char **atts)
+{
+    struct xstream_header h;
+    size_t i;
+
+    if (strcmp(qname, STREAM_QNAME) != 0) {
+        fail(x, XSTREAM_ERR_INVALID_NAMESPACE, "stream root is not {%s}stream",
+             XMPP_NS_STREAMS);
+        return;
+    }
+    memset(&h, 0, sizeof(h));
+    for (i = 0; atts[i] != NULL; i += 2) {
+        if (strcmp(atts[i], "to") == 0)
+            h.to = atts[i + 1];
+        else if (strcmp(atts[i], "from") == 0)
+            h.from = atts[i + 1];
+        else if (strcmp(atts[i], "id") == 0)
+            h.id = atts[i + 1];
+        else if (strcmp(atts[i], "version") == 0)
+            h.version = atts[i + 1];
+        else if (strcmp(atts[i], XML_LANG_QNAME) == 0)
+            h.lang = atts[i + 1];
+    }
+    h.default_ns = x->default_ns;
+    if (x->cb.on_open != NULL)
+        x->cb.on_open(x->arg, &h);
+    after_callback(x);
+}
+
+static void
+on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
+{
+    struct xstream *x = ud;
+    const char *ns;
+    const char *name;
+    struct xml_node *el;
+    size_t n_atts = 0;
+    size_t i;
+
+    if (is_stopped(x))
+        return;
+    x->depth++;
+    for (i = 0; atts[i] != NULL; i += 2)
+        n_atts++;
+    if (limit_exceeded(x->lim.max_attrs, n_atts + x->ns_decls)) {
+        fail(x, XSTREAM_ERR_POLICY_VIOLATION, "more than %u attributes", x->lim.max_attrs);
+        return;
+    }
+    x->ns_decls = 0;
+    if (x->depth == 1) {
+        x->mark = event_end(x);
+        open_stream(x, qname, atts);
+        return;
+    }
+    if (x->depth - 1 > x->lim.max_depth && x->lim.max_depth != 0) {
+        fail(x, XSTREAM_ERR_POLICY_VIOLATION, "elements nested deeper than %u",
+             x->lim.max_depth);
+        return;
+    }
+    if (x->depth == 2) {
+        x->stanza_start = event_start(x);
+        x->tree = xml_tree_new();
+        x->cur = NULL;
+    }
+    if (!check_stanza_size(x, event_end(x)))
+        return;
+    x->mark = event_end(x);
+    flush_text(x);
+    name = split_name(x, qname, &ns);
+    el = xml_elem_new(x->tree, x->cur, ns != NULL ? ns : "", name);
+    for (i = 0; atts[i] != NULL; i += 2) {
+        name = split_name(x, atts[i], &ns);
+        xml_set_attr(x->tree, el, ns, name, atts[i + 1]);
+    }
+    x->cur = el;
+}
+
+static void
+on_end(void *ud, const XML_Char *qname)
+{
+    struct xstream *x = ud;
+    struct xml_tree *t;
+
+    (void)qname;
+    if (is_stopped(x))
+        return;
+    if (x->depth == 1) {
+        /* </stream:stream> */
+        x->depth = 0;
+        x->is_closed = true;
+        x->stop_at = event_end(x);
+        XML_StopParser(x->p, XML_FALSE);
+        return;
+    }
+    if (!check_stanza_size(x, event_end(x)))
+        return;
+    x->mark = event_end(x);
+    flush_text(x);
+    x->depth--;
+    if (x->cur != NULL)
+        x->cur = x->cur->parent;
+    if (x->depth > 1)
+        return;
+    t = x->tree;
+    x->tree = NULL;
+    x->cur = NULL;
+    if (x->cb.on_stanza != NULL)
+        x->cb.on_stanza(x->arg, t);
+    else
+        xml_tree_free(t);
+    after_callback(x);
+}
+
+static bool
+is_xml_space(const char *s, int len)
+{
+    int i;
+
+    for (i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+static void
+on_chars(void *ud, const XML_Char *s, int len)
+{
+    struct xstream *x = ud;
+
+    if (is_stopped(x) || len <= 0)
+        return;
+    if (x->depth <= 1) {
+        if (!is_xml_space(s, len)) {
+            fail(x, XSTREAM_ERR_BAD_FORMAT, "text at stream level");
+            return;
+        }
+        x->mark = event_end(x);
+        return;
+    }
+    if (!check_stanza_size(x, event_end(x)))
+        return;
+    x->mark = event_end(x);
+    buf_append(&x->text, s, (size_t)len);
+}
+
+static void
+on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
+{
+    struct xstream *x = ud;
+
+    if (is_stopped(x))
+        return;
+    x->ns_decls++;
+    if (x->depth == 0 && prefix == NULL) {
+        free(x->default_ns);
+        x->default_ns = xstrdup(uri != NULL ? uri : "");
+    }
+}
+
+static void
+on_xml_decl(void *ud, const XML_Char *version, const XML_Char *encoding, int standalone)
+{
+    struct xstream *x = ud;
+
+    (void)standalone;
+    if (is_stopped(x))
+        return;
+    if (version != NULL && strcmp(version, "1.0") != 0) {
+        fail(x, XSTREAM_ERR_UNSUPPORTED_ENCODING, "XML version %.16s is not supported", version);
+        return;
+    }
+    if (encoding != NULL && strcasecmp(encoding, "UTF-8") != 0)
+        fail(x, XSTREAM_ERR_UNSUPPORTED_ENCODING, "encoding %.32s is not supported", encoding);
+}
+
+static void
+on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+           int has_internal_subset)
+{
+    (void)name;
+    (void)sysid;
+    (void)pubid;
+    (void)has_internal_subset;
+    fail(ud, XSTREAM_ERR_RESTRICTED_XML, "DOCTYPE is not allowed");
+}
+
+static void
+on_entity_decl(void *ud, const XML_Char *name, int is_param, const XML_Char *value, int value_len,
+               const XML_Char *base, const XML_Char *sysid, const XML_Char *pubid,
+               const XML_Char *notation)
+{
+    (void)name;
+    (void)is_param;
+    (void)value;
+    (void)value_len;
+    (void)base;
+    (void)sysid;
+    (void)pubid;
+    (void)notation;
+    fail(ud, XSTREAM_ERR_RESTRICTED_XML, "entity declarations are not allowed");
+}
+
+static void
+on_pi(void *ud, const XML_Char *target, const XML_Char *data)
+{
+    (void)target;
+    (void)data;
+    fail(ud, XSTREAM_ERR_RESTRICTED_XML, "processing instructions are not allowed");
+}
+
+static void
+on_comment(void *ud, const XML_Char *data)
+{
+    (void)data;
+    fail(ud, XSTREAM_ERR_RESTRICTED_XML, "comments are not allowed");
+}
+
+static void
+on_skipped_entity(void *ud, const XML_Char *name, int is_param)
+{
+    (void)name;
+    (void)is_param;
+    fail(ud, XSTREAM_ERR_RESTRICTED_XML, "entity references are not allowed");
+}
+
+static int
+on_external_entity(XML_Parser p, const XML_Char *context, const XML_Char *base,
+                   const XML_Char *sysid, const XML_Char *pubid)
+{
+    (void)context;
+    (void)base;
+    (void)sysid;
+    (void)pubid;
+    fail(XML_GetUserData(p), XSTREAM_ERR_RESTRICTED_XML, "external entities are not allowed");
+    return XML_STATUS_ERROR;
+}
+
+static XML_Parser
+parser_new(struct xstream *x)
+{
+    XML_Parser p = XML_ParserCreateNS("UTF-8", NS_SEP);
+
+    if (p == NULL) {
+        fprintf(stderr, "palisade: out of memory (expat parser)\n");
+        abort();
+    }
+    XML_SetUserData(p, x);
+    XML_SetElementHandler(p, on_start, on_end);
+    XML_SetCharacterDataHandler(p, on_chars);
+    XML_SetStartNamespaceDeclHandler(p, on_ns_start);
+    XML_SetXmlDeclHandler(p, on_xml_decl);
+    XML_SetStartDoctypeDeclHandler(p, on_doctype);
+    XML_SetEntityDeclHandler(p, on_entity_decl);
+    XML_SetProcessingInstructionHandler(p, on_pi);
+    XML_SetCommentHandler(p, on_comment);
+    XML_SetSkippedEntityHandler(p, on_skipped_entity);
+    XML_SetExternalEntityRefHandler(p, on_external_entity);
+    XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
+    /* Defence in depth: DOCTYPE is refused before any entity could expand. */
+    XML_SetBillionLaughsAttackProtectionMaximumAmplification(p, 10.0f);
+    XML_SetBillionLaughsAttackProtectionActivationThreshold(p, 64 * 1024);
+#ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
+    /* Deferral would hold back a trickled stanza until more bytes arrive. */
+    XML_SetReparseDeferralEnabled(p, XML_FALSE);
+#endif
+    return p;
+}
+
+/* Puts x back in its initial state with a fresh parser. */
+static void
+reset(struct xstream *x)
+{
+    if (x->p != NULL)
+        XML_ParserFree(x->p);
+    x->p = parser_new(x);
+    x->depth = 0;
+    x->ns_decls = 0;
+    free(x->default_ns);
+    x->default_ns = NULL;
+    xml_tree_free(x->tree);
+    x->tree = NULL;
+    x->cur = NULL;
+    buf_reset(&x->text);
+    x->fed = 0;
+    x->mark = 0;
+    x->stanza_start = 0;
+    x->stop_at = 0;
+    x->is_suspend_requested = false;
+    x->is_suspended = false;
+    x->is_restart_pending = false;
+    x->is_closed = false;
+    x->is_failed = false;
+    x->is_done = false;
+    x->detail[0] = '\0';
+}
+
+struct xstream *
+xstream_new(const struct xstream_limits *lim, const struct xstream_callbacks *cb, void *arg)
+{
+    struct xstream *x = xcalloc(1, sizeof(*x));
+
+    x->lim = *lim;
+    x->cb = *cb;
+    x->arg = arg;
+    buf_init(&x->text);
+    buf_init(&x->scratch);
+    reset(x);
+    return x;
+}
+
+void
+xstream_free(struct xstream *x)
+{
+    if (x == NULL)
+        return;
+    XML_ParserFree(x->p);
+    free(x->default_ns);
+    xml_tree_free(x->tree);
+    buf_free(&x->text);
+    buf_free(&x->scratch);
+    free(x);
+}
+
+static size_t
+consumed_until(const struct xstream *x, uint64_t at, size_t len)
+{
+    if (at <= x->fed)
+        return 0;
+    return at - x->fed > len ? len : (size_t)(at - x->fed);
+}
+
+static void
+report_error(struct xstream *x)
+{
+    x->is_done = true;
+    if (x->cb.on_error != NULL)
+        x->cb.on_error(x->arg, x->err, x->detail);
+}
+
+size_t
+xstream_feed(struct xstream *x, const char *data, size_t len)
+{
+    enum XML_Status st = XML_STATUS_OK;
+    size_t done = 0;
+    size_t ret;
+    int chunk;
+
+    /* A suspended parser is not resumed: the caller restarts it. */
+    if (x->is_done || x->is_suspended || len == 0)
+        return 0;
+    x->is_in_parse = true;
+    while (done < len) {
+        chunk = len - done > INT_MAX ? INT_MAX : (int)(len - done);
+        st = XML_Parse(x->p, data + done, chunk, XML_FALSE);
+        if (st != XML_STATUS_OK)
+            break;
+        done += (size_t)chunk;
+        x->fed += (uint64_t)chunk;
+    }
+    x->is_in_parse = false;
+
+    if (st == XML_STATUS_SUSPENDED) {
+        ret = done + consumed_until(x, x->stop_at, len - done);
+        x->is_suspended = true;
+        x->is_suspend_requested = false;
+        if (x->is_restart_pending)
+            reset(x);
+        return ret;
+    }
+    if (x->is_closed) {
+        ret = done + consumed_until(x, x->stop_at, len - done);
+        x->is_done = true;
+        if (x->cb.on_close != NULL)
+            x->cb.on_close(x->arg);
+        return ret;
+    }
+    if (st == XML_STATUS_ERROR && !x->is_failed) {
+        x->is_failed = true;
+        x->err = XSTREAM_ERR_NOT_WELL_FORMED;
+        x->err_at = event_start(x);
+        snprintf(x->detail, sizeof(x->detail), "line %lu: %s",
+                 (unsigned long)XML_GetCurrentLineNumber(x->p),
+                 XML_ErrorString(XML_GetErrorCode(x->p)));
+    }
+    if (x->is_failed) {
+        ret = done + consumed_until(x, x->err_at, len - done);
+        report_error(x);
+        return ret;
+    }
+    /* expat buffers an unfinished token whole, so a huge start tag or stream
+     * header fires no handler: bound what is pending here. */
+    if (x->depth >= 2 ? limit_exceeded(x->lim.max_stanza_bytes, x->fed - x->stanza_start)
+                      : limit_exceeded(x->lim.max_stanza_bytes, x->fed - x->mark)) {
+        x->is_failed = true;
+        x->err = XSTREAM_ERR_POLICY_VIOLATION;
+        x->err_at = x->fed;
+        snprintf(x->detail, sizeof(x->detail), "line %lu: stanza larger than %zu bytes",
+                 (unsigned long)XML_GetCurrentLineNumber(x->p), x->lim.max_stanza_bytes);
+        report_error(x);
+        return len;
+    }
+    return len;
+}
+
+void
+xstream_suspend(struct xstream *x)
+{
+    if (x->is_in_parse)
+        x->is_suspend_requested = true;
+}
+
+void
+xstream_restart(struct xstream *x)
+{
+    if (x->is_in_parse) {
+        /* From a callback: stop after this stanza, restart when XML_Parse has
+         * returned (the parser cannot be freed under its own feet). */
+        x->is_suspend_requested = true;
+        x->is_restart_pending = true;
+        return;
+    }
+    reset(x);
+}
+
+bool
+xstream_is_done(const struct xstream *x)
+{
+    return x->is_done;
+}
