@@ -60,7 +60,10 @@ struct xml_tree;
 #define POLICY_NS_CATALOG "urn:xmpp:sec-label:catalog:2"
 #define POLICY_NS_XMLLABEL "urn:palisade:label:0"
 #define POLICY_NS_SPIF "http://www.xmlspif.org/spif"
-/* Namespace of our SPIF extension attributes (pal:fgcolor on a classification). */
+/* Namespace of our SPIF extension: <extensions><pal:markingColours><pal:classification
+ * name='SECRET' fgcolor='black' bgcolor='red'/></pal:markingColours></extensions>.
+ * Without it, a classification's color= is the background and the foreground is
+ * black or white, whichever contrasts. */
 #define POLICY_NS_SPIF_EXT "urn:palisade:spif:0"
 
 /* Highest classification lacv (X.411 ub-integer-options); also the last bit of

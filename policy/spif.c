@@ -391,6 +391,58 @@ parse_marking(struct ctx *x, const struct xml_node *el, const char *what, char *
     return PAL_OK;
 }
 
+/* Sets k's background (and foreground, or a contrasting one when fg is NULL). */
+static int
+set_colours(struct spif_class *k, const char *bg, const char *fg)
+{
+    unsigned rgb;
+    unsigned dummy;
+    if (!colour_rgb(bg, &rgb) || (fg != NULL && !colour_rgb(fg, &dummy)))
+        return PAL_EMALFORMED;
+    snprintf(k->bg, sizeof(k->bg), "%s", bg);
+    if (fg != NULL) {
+        snprintf(k->fg, sizeof(k->fg), "%s", fg);
+    } else {
+        unsigned r = rgb >> 16, g = (rgb >> 8) & 0xff, b = rgb & 0xff;
+        /* ITU-R BT.601 luma. */
+        snprintf(k->fg, sizeof(k->fg), "%s",
+                 (299 * r + 587 * g + 114 * b) / 1000 < 128 ? "white" : "black");
+    }
+    return PAL_OK;
+}
+
+/* <extensions><pal:markingColours xmlns:pal=POLICY_NS_SPIF_EXT>
+ *   <pal:classification name='SECRET' fgcolor='black' bgcolor='red'/>
+ * </pal:markingColours></extensions>: explicit display marking colours (the
+ * schema has one color= per classification and no foreground). Extensions are
+ * processed laxly by the schema, so such a file still validates. */
+static int
+apply_colour_extension(struct ctx *x, const struct xml_node *ext)
+{
+    for (const struct xml_node *m = ext->children; m != NULL; m = m->next) {
+        if (m->type != XML_ELEMENT || m->ns == NULL || strcmp(m->ns, POLICY_NS_SPIF_EXT) != 0 ||
+            strcmp(m->name, "markingColours") != 0)
+            continue;
+        for (const struct xml_node *c = m->children; c != NULL; c = c->next) {
+            if (c->type != XML_ELEMENT)
+                continue;
+            const char *name = xml_attr(c, "name");
+            if (strcmp(c->ns, POLICY_NS_SPIF_EXT) != 0 || strcmp(c->name, "classification") != 0)
+                return fail(x, "markingColours: unexpected element <%s>", c->name);
+            struct spif_class *k =
+                name != NULL ? (struct spif_class *)find_class_name(x->p, name) : NULL;
+            if (k == NULL)
+                return fail(x, "markingColours: unknown classification \"%s\"",
+                            name != NULL ? name : "");
+            const char *bg = xml_attr(c, "bgcolor");
+            const char *fg = xml_attr(c, "fgcolor");
+            if (set_colours(k, bg != NULL ? bg : k->bg, fg) != PAL_OK)
+                return fail(x, "markingColours: bad colour for \"%s\"", name);
+        }
+    }
+    return PAL_OK;
+}
+
 static int
 parse_class(struct ctx *x, const struct xml_node *el)
 {
@@ -425,25 +477,14 @@ parse_class(struct ctx *x, const struct xml_node *el)
     if (parse_bool(xml_attr(el, "obsolete"), false, &k->obsolete) != PAL_OK)
         return fail(x, "%s: bad obsolete=", what);
 
-    /* Colours: the schema's color= is the marking's background; our extension
-     * pal:fgcolor sets the foreground, else black or white for contrast. */
+    /* Colours: the schema's color= is the marking's background; the foreground
+     * is black or white for contrast unless our extension says otherwise
+     * (apply_colour_extension()). */
     const char *bg = xml_attr(el, "color");
-    const char *fg = xml_attr_ns(el, POLICY_NS_SPIF_EXT, "fgcolor");
-    unsigned rgb = 0xffffff;
-    if (bg != NULL && !colour_rgb(bg, &rgb))
+    if (bg != NULL && set_colours(k, bg, NULL) != PAL_OK)
         return fail(x, "%s: bad color \"%s\"", what, bg);
-    snprintf(k->bg, sizeof(k->bg), "%s", bg != NULL ? bg : "white");
-    if (fg != NULL) {
-        unsigned dummy;
-        if (!colour_rgb(fg, &dummy))
-            return fail(x, "%s: bad fgcolor \"%s\"", what, fg);
-        snprintf(k->fg, sizeof(k->fg), "%s", fg);
-    } else {
-        unsigned r = rgb >> 16, g = (rgb >> 8) & 0xff, b = rgb & 0xff;
-        /* ITU-R BT.601 luma, in thousandths. */
-        snprintf(k->fg, sizeof(k->fg), "%s", (299 * r + 587 * g + 114 * b) / 1000 < 128 ? "white"
-                                                                                        : "black");
-    }
+    if (bg == NULL)
+        set_colours(k, "white", NULL);
 
     char *phrase;
     if (parse_marking(x, el, what, &phrase, &k->suppress_name) != PAL_OK)
@@ -838,12 +879,14 @@ load_tree(struct ctx *x, const struct xml_node *root)
     const struct xml_node *tagsets = NULL;
     const struct xml_node *eqpols = NULL;
     const struct xml_node *dflt = NULL;
+    const struct xml_node *ext = NULL;
     for (const struct xml_node *c = root->children; c != NULL; c = c->next) {
         const struct xml_node **slot = is_el(c, "securityPolicyId")          ? &pid
                                        : is_el(c, "securityClassifications") ? &classes
                                        : is_el(c, "securityCategoryTagSets") ? &tagsets
                                        : is_el(c, "equivalentPolicies")      ? &eqpols
                                        : is_el(c, "defaultSecurityPolicyId") ? &dflt
+                                       : is_el(c, "extensions")              ? &ext
                                                                              : NULL;
         if (slot == NULL)
             continue;
@@ -893,6 +936,8 @@ load_tree(struct ctx *x, const struct xml_node *root)
     if (p->n_class == 0)
         return fail(x, "no securityClassification");
     if (resolve_class_reqs(x, classes) != PAL_OK)
+        return PAL_EMALFORMED;
+    if (ext != NULL && apply_colour_extension(x, ext) != PAL_OK)
         return PAL_EMALFORMED;
     if (tagsets != NULL && parse_tagsets(x, tagsets) != PAL_OK)
         return PAL_EMALFORMED;
