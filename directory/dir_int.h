@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* dir_int.h - directory/ internals, shared by its .c files and its unit tests;
+ * never included outside directory/ and test/unit/.
+ *
+ * The pieces:
+ *   map.c      entry (plain attribute lists) <-> dir_user / roster item / offline
+ *              message; DN normalisation. Pure, no LDAP types.
+ *   replica.c  the in-memory replica: users by JID, DN and entryUUID; roster items
+ *              and offline messages attached to their user by parent DN.
+ *   ldap.c     one libldap connection on the loop: async connect, StartTLS, bind,
+ *              message drain, reconnect with backoff.
+ *   sync.c     RFC 4533 refreshAndPersist consumer feeding the replica.
+ *   write.c    queue of asynchronous add/modify/delete on the main connection.
+ *   bind.c     pool of connections for password checks by simple bind.
+ *   scram.c    RFC 5802/5803 secrets.
+ *   dir.c      struct dir and the public functions of directory.h.
+ */
+#ifndef PALISADE_DIR_INT_H
+#define PALISADE_DIR_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "directory/directory.h"
+
+struct arena;
+struct ev_loop;
+
+/* ---- Plain attribute lists (map.c input; no LDAP types) ---------------- */
+
+struct dir_val {
+    const char *p; /* not NUL-terminated in general */
+    size_t len;
+};
+
+struct dir_attr {
+    const char *name; /* attribute description as received (case-insensitive) */
+    size_t n;
+    const struct dir_val *v;
+};
+
+struct dir_entry {
+    const char *dn;
+    size_t n_attrs;
+    const struct dir_attr *attrs;
+};
+
+/* What an entry is, decided by its objectClass. */
+enum dir_kind {
+    DIR_KIND_NONE,
+    DIR_KIND_USER,
+    DIR_KIND_ROSTER,
+    DIR_KIND_OFFLINE,
+};
+
+/* One replicated kind of entry: the object class that selects it and the
+ * attributes the sync search requests for it. Rooms, peers and nodes are added
+ * here (and in map.c and replica.c) later; the sync filter and attribute list
+ * are built from this table. */
+struct dir_class {
+    const char *object_class;
+    enum dir_kind kind;
+    const char *const *attrs; /* NULL-terminated */
+};
+extern const struct dir_class dir_classes[];
+extern const size_t dir_n_classes;
+
+/* The attribute named name (case-insensitive), or NULL. */
+const struct dir_attr *dir_entry_attr(const struct dir_entry *e, const char *name);
+/* True when e has objectClass oc (case-insensitive). */
+bool dir_entry_has_class(const struct dir_entry *e, const char *oc);
+enum dir_kind dir_entry_kind(const struct dir_entry *e);
+
+/* Entry -> struct. Each returns PAL_OK, or PAL_EMALFORMED with a static reason
+ * in *why (missing or invalid JID, ...). */
+/* A user snapshot with refs = 1 (free with dir_user_unref). */
+int dir_map_user(const struct dir_entry *e, struct dir_user **out, const char **why);
+/* Fills *out (clear with dir_roster_item_clear). */
+int dir_map_roster(const struct dir_entry *e, struct dir_roster_item *out, const char **why);
+/* Fills *out (clear with dir_offline_clear); *ts_ms = xmppTimestamp in ms since
+ * the epoch, 0 when absent. */
+int dir_map_offline(const struct dir_entry *e, struct dir_offline *out, int64_t *ts_ms,
+                    const char **why);
+
+void dir_roster_item_clear(struct dir_roster_item *it);
+/* Deep copy; dst is overwritten (not cleared first). */
+void dir_roster_item_copy(struct dir_roster_item *dst, const struct dir_roster_item *src);
+void dir_offline_clear(struct dir_offline *m);
+void dir_offline_copy(struct dir_offline *dst, const struct dir_offline *src);
+
+/* Struct -> attribute list for writes, allocated in a (lives until arena_free).
+ * Optional attributes that are unset come with n = 0: an add skips them, a
+ * modify-replace deletes them. objectClass and the RDN attribute come first. */
+size_t dir_map_roster_attrs(const struct dir_roster_item *it, struct arena *a,
+                            struct dir_attr **out);
+size_t dir_map_offline_attrs(const char *id, const char *stanza, size_t len,
+                             const unsigned char *label, size_t label_len, int64_t ts_ms,
+                             struct arena *a, struct dir_attr **out);
+
+const char *dir_sub_str(enum dir_sub s);
+/* "none", "to", "from", "both" (case-insensitive); anything else is NONE. */
+enum dir_sub dir_sub_parse(const char *s, size_t len);
+/* LDAP Boolean ("TRUE"/"FALSE"); *ok false when neither. */
+bool dir_bool_parse(const char *s, size_t len, bool *ok);
+/* GeneralizedTime "YYYYMMDDHHMMSS[.fff]Z" (UTC only) to ms since the epoch;
+ * PAL_OK or PAL_EMALFORMED. */
+int dir_gentime_parse(const char *s, size_t len, int64_t *ms);
+/* Writes "YYYYMMDDHHMMSS.fffZ" into buf (at least 20 bytes). */
+void dir_gentime_format(int64_t ms, char *buf, size_t len);
+
+/* ---- Distinguished names (map.c) ---------------------------------------- */
+
+/* A comparable form of dn: attribute types and values lowercased (ASCII),
+ * spaces around separators dropped, runs of spaces in values collapsed, values
+ * unescaped and re-escaped canonically (RFC 4514). All attributes we name in
+ * DNs use case-ignore matching, so lowercasing is exact for them. Attribute
+ * type aliases and OIDs are not unified. Caller frees; NULL if malformed. */
+char *dir_dn_normalize(const char *dn);
+/* The parent part of a normalised DN (after the first RDN), or NULL for a
+ * single RDN. Points into ndn. */
+const char *dir_dn_parent(const char *ndn);
+/* True when normalised ndn lies strictly below normalised nbase. */
+bool dir_dn_is_below(const char *ndn, const char *nbase);
+/* RFC 4514 escaping of an attribute value for use in an RDN; caller frees. */
+char *dir_rdn_escape(const char *value);
+
+/* ---- Replica (replica.c) ------------------------------------------------ */
+
+struct dir_replica;
+
+/* users_base: only xmppUser entries below it are users (copied). */
+struct dir_replica *dir_replica_new(const char *users_base);
+void dir_replica_free(struct dir_replica *r);
+void dir_replica_on_user_changed(struct dir_replica *r, dir_user_changed_fn fn, void *arg);
+
+/* Sync input. A refresh starts a new generation; entries added, modified or
+ * reported present after that belong to it; dir_replica_sweep() then removes
+ * every replicated entry of an older generation (refreshPresent end, or the end
+ * of a refresh that started without a cookie). Entries with a local write in
+ * flight survive the sweep. */
+void dir_replica_refresh_begin(struct dir_replica *r);
+/* Add or modify: e is the entry's full current state. PAL_OK, or
+ * PAL_EMALFORMED (entry ignored; the replica keeps no stale copy of it). */
+int dir_replica_put(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e);
+void dir_replica_remove(struct dir_replica *r, const unsigned char uuid[16]);
+void dir_replica_present(struct dir_replica *r, const unsigned char uuid[16]);
+/* Returns the number of entries removed. */
+size_t dir_replica_sweep(struct dir_replica *r);
+
+/* Reads (the public functions of directory.h forward here). */
+struct dir_user *dir_replica_user(struct dir_replica *r, const char *bare_jid);
+size_t dir_replica_user_count(const struct dir_replica *r);
+/* Entries of any kind known by entryUUID (tests, diagnostics). */
+size_t dir_replica_entry_count(const struct dir_replica *r);
+int dir_replica_roster_get(struct dir_replica *r, const char *user, struct dir_roster_item **items,
+                           size_t *n);
+struct dir_roster_item *dir_replica_roster_find(struct dir_replica *r, const char *user,
+                                                const char *contact);
+int dir_replica_offline_get(struct dir_replica *r, const char *user, struct dir_offline **msgs,
+                            size_t *n);
+
+/* Local changes: applied to the replica at once and marked pending until
+ * dir_replica_unpend() (the write finished, either way). *dn gets the entry's
+ * DN for the LDAP write (caller frees); *existed tells whether the replica had
+ * the entry already. item->jid must be normalised. */
+int dir_replica_roster_put(struct dir_replica *r, const char *user,
+                           const struct dir_roster_item *item, char **dn, bool *existed);
+int dir_replica_roster_del(struct dir_replica *r, const char *user, const char *contact, char **dn);
+int dir_replica_offline_add(struct dir_replica *r, const char *user, const char *id,
+                            const char *stanza, size_t len, const unsigned char *label,
+                            size_t label_len, int64_t ts_ms, char **dn);
+int dir_replica_offline_del(struct dir_replica *r, const char *user, const char *id, char **dn);
+/* The write for entry dn finished; ok false when it failed for good, and then
+ * an entry that exists only locally (never seen from the server) is dropped. */
+void dir_replica_unpend(struct dir_replica *r, const char *dn, bool ok);
+
+/* ---- One LDAP connection on the loop (ldap.c) --------------------------- */
+
+struct ldap;
+struct ldapmsg;
+struct dir_conn;
+
+struct dir_conn_ops {
+    /* Connected, TLS up when configured, bound as the service account. */
+    void (*up)(struct dir_conn *c, void *arg);
+    /* Lost after up; a reconnect is scheduled. Outstanding requests are gone. */
+    void (*down)(struct dir_conn *c, void *arg);
+    /* One message of an operation this side sent; borrowed (freed after the
+     * call). The callee may call dir_conn_reset() from here. */
+    void (*msg)(struct dir_conn *c, struct ldapmsg *m, void *arg);
+};
+
+/* name appears in logs ("main", "bind1"). Settings and secret are borrowed and
+ * must outlive the connection. Starts connecting at once. */
+struct dir_conn *dir_conn_new(struct ev_loop *loop, const struct dir_settings *s,
+                              const char *secret, const char *name,
+                              const struct dir_conn_ops *ops, void *arg);
+void dir_conn_free(struct dir_conn *c);
+bool dir_conn_is_up(const struct dir_conn *c);
+/* The handle while up, else NULL. */
+struct ldap *dir_conn_ld(struct dir_conn *c);
+/* Drops the connection (down runs) and reconnects after the backoff. */
+void dir_conn_reset(struct dir_conn *c, const char *why);
+/* Call after sending requests: watches for writability when libldap could
+ * not write a request whole (LDAP_BUSY) and finishes it from the loop. */
+void dir_conn_sent(struct dir_conn *c);
+const char *dir_conn_name(const struct dir_conn *c);
+
+/* ---- Content sync (sync.c) ---------------------------------------------- */
+
+struct dir_sync;
+typedef void (*dir_sync_ready_fn)(void *arg);
+struct dir_sync *dir_sync_new(struct ev_loop *loop, struct dir_conn *c, struct dir_replica *r,
+                              const char *base, dir_sync_ready_fn ready, void *arg);
+void dir_sync_free(struct dir_sync *s);
+void dir_sync_up(struct dir_sync *s);
+void dir_sync_down(struct dir_sync *s);
+/* Handles m when it belongs to the sync search; returns false otherwise. */
+bool dir_sync_msg(struct dir_sync *s, struct ldapmsg *m);
+bool dir_sync_is_ready(const struct dir_sync *s);
+
+/* ---- Writes (write.c) ---------------------------------------------------- */
+
+struct dir_writer;
+struct dir_writer *dir_writer_new(struct ev_loop *loop, struct dir_conn *c, struct dir_replica *r,
+                                  int64_t timeout_ms);
+/* Drops queued writes without calling their callbacks. */
+void dir_writer_free(struct dir_writer *w);
+/* Queues a create-or-replace of the entry dn (takes a and attrs: attrs lives in
+ * a). exists: try a modify first, else an add. */
+void dir_writer_put(struct dir_writer *w, const char *dn, struct arena *a,
+                    const struct dir_attr *attrs, size_t n, bool exists, dir_done_fn done,
+                    void *arg);
+/* Queues an add that must create a new entry (an existing one counts as done
+ * only when an earlier attempt may have created it). */
+void dir_writer_add(struct dir_writer *w, const char *dn, struct arena *a,
+                    const struct dir_attr *attrs, size_t n, dir_done_fn done, void *arg);
+/* Queues a delete; a missing entry counts as deleted. */
+void dir_writer_del(struct dir_writer *w, const char *dn, dir_done_fn done, void *arg);
+void dir_writer_up(struct dir_writer *w);
+void dir_writer_down(struct dir_writer *w);
+bool dir_writer_msg(struct dir_writer *w, struct ldapmsg *m);
+size_t dir_writer_pending(const struct dir_writer *w);
+
+/* ---- Password checks (bind.c) -------------------------------------------- */
+
+struct dir_bindpool;
+struct dir_bindpool *dir_bindpool_new(struct ev_loop *loop, const struct dir_settings *s,
+                                      const char *secret, size_t n);
+/* Pending callbacks do not run. */
+void dir_bindpool_free(struct dir_bindpool *p);
+uint64_t dir_bindpool_check(struct dir_bindpool *p, const char *dn, const char *password,
+                            dir_done_fn done, void *arg);
+void dir_bindpool_cancel(struct dir_bindpool *p, uint64_t id);
+
+#endif

@@ -1,0 +1,682 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* map.c - directory entries as plain attribute lists <-> the structs node/
+ * reads (dir_user, dir_roster_item, dir_offline), and DN handling (RFC 4514).
+ * Pure: no LDAP handles, no I/O, no logging; sync.c turns libldap messages into
+ * struct dir_entry, replica.c keeps what comes out, write.c sends what the
+ * *_attrs builders produce. Unit-tested in test/unit/test_map.c. */
+#include "directory/dir_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/jid.h"
+#include "core/mem.h"
+
+/* ---- Which entries we replicate ----------------------------------------- */
+
+static const char *const user_attrs[] = {
+    "objectClass", "xmppJID",  "xmppAccountEnabled", "xmppScramSecret", "xmppClearance", "cn",
+    "givenName",   "sn",       "mail",               "telephoneNumber", "title",         "ou",
+    "jpegPhoto",   NULL,
+};
+static const char *const roster_attrs[] = {
+    "objectClass", "xmppContactJID", "xmppRosterName",  "xmppSubscription",
+    "xmppAsk",     "xmppAskIn",      "xmppRosterGroup", NULL,
+};
+static const char *const offline_attrs[] = {
+    "objectClass", "xmppOfflineId", "xmppStanza", "xmppSecurityLabel", "xmppTimestamp", NULL,
+};
+
+const struct dir_class dir_classes[] = {
+    {"xmppUser", DIR_KIND_USER, user_attrs},
+    {"xmppRosterItem", DIR_KIND_ROSTER, roster_attrs},
+    {"xmppOfflineMessage", DIR_KIND_OFFLINE, offline_attrs},
+};
+const size_t dir_n_classes = sizeof dir_classes / sizeof dir_classes[0];
+
+/* ---- Reading attribute lists -------------------------------------------- */
+
+static bool
+val_eq_ci(const struct dir_val *v, const char *s)
+{
+    size_t n = strlen(s);
+    return v->len == n && strncasecmp(v->p, s, n) == 0;
+}
+
+const struct dir_attr *
+dir_entry_attr(const struct dir_entry *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_attrs; i++)
+        if (strcasecmp(e->attrs[i].name, name) == 0)
+            return &e->attrs[i];
+    return NULL;
+}
+
+bool
+dir_entry_has_class(const struct dir_entry *e, const char *oc)
+{
+    const struct dir_attr *a = dir_entry_attr(e, "objectClass");
+    for (size_t i = 0; a && i < a->n; i++)
+        if (val_eq_ci(&a->v[i], oc))
+            return true;
+    return false;
+}
+
+enum dir_kind
+dir_entry_kind(const struct dir_entry *e)
+{
+    for (size_t i = 0; i < dir_n_classes; i++)
+        if (dir_entry_has_class(e, dir_classes[i].object_class))
+            return dir_classes[i].kind;
+    return DIR_KIND_NONE;
+}
+
+/* First value of name as a new string, or NULL. */
+static char *
+attr_str(const struct dir_entry *e, const char *name)
+{
+    const struct dir_attr *a = dir_entry_attr(e, name);
+    if (!a || a->n == 0)
+        return NULL;
+    return xmemdup(a->v[0].p, a->v[0].len);
+}
+
+static unsigned char *
+attr_bin(const struct dir_entry *e, const char *name, size_t *len)
+{
+    const struct dir_attr *a = dir_entry_attr(e, name);
+    *len = 0;
+    if (!a || a->n == 0)
+        return NULL;
+    *len = a->v[0].len;
+    return xmemdup(a->v[0].p, a->v[0].len);
+}
+
+/* Boolean attribute: absent gives def; a value that is not TRUE/FALSE gives
+ * bad (callers fail closed). */
+static bool
+attr_bool(const struct dir_entry *e, const char *name, bool def, bool bad)
+{
+    const struct dir_attr *a = dir_entry_attr(e, name);
+    if (!a || a->n == 0)
+        return def;
+    bool ok;
+    bool v = dir_bool_parse(a->v[0].p, a->v[0].len, &ok);
+    return ok ? v : bad;
+}
+
+/* A normalised bare JID from attribute name, or NULL. need_local: user JIDs
+ * must have a local part; contacts may be bare domains (gateways). */
+static char *
+attr_jid(const struct dir_entry *e, const char *name, bool need_local)
+{
+    char *raw = attr_str(e, name);
+    if (!raw)
+        return NULL;
+    char *j = strlen(raw) == dir_entry_attr(e, name)->v[0].len ? jid_normalize(raw) : NULL;
+    free(raw);
+    if (j && (strchr(j, '/') || (need_local && !strchr(j, '@')))) {
+        free(j);
+        j = NULL;
+    }
+    return j;
+}
+
+bool
+dir_bool_parse(const char *s, size_t len, bool *ok)
+{
+    *ok = true;
+    if (len == 4 && strncmp(s, "TRUE", 4) == 0)
+        return true;
+    if (len == 5 && strncmp(s, "FALSE", 5) == 0)
+        return false;
+    *ok = false;
+    return false;
+}
+
+static const char *const sub_names[] = {
+    [DIR_SUB_NONE] = "none", [DIR_SUB_TO] = "to", [DIR_SUB_FROM] = "from", [DIR_SUB_BOTH] = "both"};
+
+const char *
+dir_sub_str(enum dir_sub s)
+{
+    return (unsigned)s < sizeof sub_names / sizeof sub_names[0] ? sub_names[s] : "none";
+}
+
+enum dir_sub
+dir_sub_parse(const char *s, size_t len)
+{
+    for (size_t i = 0; i < sizeof sub_names / sizeof sub_names[0]; i++)
+        if (strlen(sub_names[i]) == len && strncasecmp(sub_names[i], s, len) == 0)
+            return (enum dir_sub)i;
+    return DIR_SUB_NONE;
+}
+
+/* ---- GeneralizedTime ----------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool
+digits(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+int
+dir_gentime_parse(const char *s, size_t len, int64_t *ms)
+{
+    unsigned y, mo, d, h, mi = 0, sec = 0, frac_ms = 0;
+    size_t i = 10;
+
+    if (len < 11 || !digits(s, 4, &y) || !digits(s + 4, 2, &mo) || !digits(s + 6, 2, &d) ||
+        !digits(s + 8, 2, &h))
+        return PAL_EMALFORMED;
+    if (i + 2 <= len && isdigit((unsigned char)s[i])) {
+        if (!digits(s + i, 2, &mi))
+            return PAL_EMALFORMED;
+        i += 2;
+        if (i + 2 <= len && isdigit((unsigned char)s[i])) {
+            if (!digits(s + i, 2, &sec))
+                return PAL_EMALFORMED;
+            i += 2;
+            if (i < len && (s[i] == '.' || s[i] == ',')) {
+                unsigned scale = 100;
+                size_t start = ++i;
+                for (; i < len && isdigit((unsigned char)s[i]); i++) {
+                    frac_ms += (unsigned)(s[i] - '0') * scale;
+                    scale /= 10;
+                }
+                if (i == start)
+                    return PAL_EMALFORMED;
+            }
+        }
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return PAL_EMALFORMED;
+    int64_t off_min = 0;
+    if (i < len && s[i] == 'Z') {
+        i++;
+    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
+        unsigned oh, om = 0;
+        if (i + 3 > len || !digits(s + i + 1, 2, &oh))
+            return PAL_EMALFORMED;
+        if (i + 5 <= len && !digits(s + i + 3, 2, &om))
+            return PAL_EMALFORMED;
+        off_min = (int64_t)(oh * 60 + om) * (s[i] == '+' ? 1 : -1);
+        i += i + 5 <= len ? 5 : 3;
+    } else {
+        return PAL_EMALFORMED;
+    }
+    if (i != len)
+        return PAL_EMALFORMED;
+    int64_t t = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec -
+                off_min * 60;
+    *ms = t * 1000 + frac_ms;
+    return PAL_OK;
+}
+
+void
+dir_gentime_format(int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, len, "%04d%02d%02d%02d%02d%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* ---- Entry -> struct ----------------------------------------------------- */
+
+int
+dir_map_user(const struct dir_entry *e, struct dir_user **out, const char **why)
+{
+    char *jid = attr_jid(e, "xmppJID", true);
+    if (!jid) {
+        *why = "no valid bare JID in xmppJID";
+        return PAL_EMALFORMED;
+    }
+    struct dir_user *u = xcalloc(1, sizeof *u);
+    u->refs = 1;
+    u->dn = xstrdup(e->dn);
+    u->jid = jid;
+    /* A value that is neither TRUE nor FALSE disables: fail closed. */
+    u->enabled = attr_bool(e, "xmppAccountEnabled", true, false);
+    u->has_password =
+        dir_entry_has_class(e, "inetOrgPerson") || dir_entry_has_class(e, "simpleSecurityObject");
+
+    const struct dir_attr *a = dir_entry_attr(e, "xmppScramSecret");
+    if (a && a->n > 0) {
+        u->scram = xcalloc(a->n, sizeof *u->scram);
+        for (size_t i = 0; i < a->n; i++)
+            if (memchr(a->v[i].p, '\0', a->v[i].len) == NULL)
+                u->scram[u->n_scram++] = xmemdup(a->v[i].p, a->v[i].len);
+    }
+    a = dir_entry_attr(e, "xmppClearance");
+    if (a && a->n > 0) {
+        u->clearance = xcalloc(a->n, sizeof *u->clearance);
+        for (size_t i = 0; i < a->n; i++) {
+            u->clearance[i].der = xmemdup(a->v[i].p, a->v[i].len);
+            u->clearance[i].len = a->v[i].len;
+        }
+        u->n_clearance = a->n;
+    }
+    u->cn = attr_str(e, "cn");
+    u->given_name = attr_str(e, "givenName");
+    u->sn = attr_str(e, "sn");
+    u->mail = attr_str(e, "mail");
+    u->telephone = attr_str(e, "telephoneNumber");
+    u->title = attr_str(e, "title");
+    u->ou = attr_str(e, "ou");
+    u->jpeg = attr_bin(e, "jpegPhoto", &u->jpeg_len);
+    *out = u;
+    return PAL_OK;
+}
+
+void
+dir_user_unref(struct dir_user *u)
+{
+    if (!u || --u->refs > 0)
+        return;
+    free(u->dn);
+    free(u->jid);
+    for (size_t i = 0; i < u->n_scram; i++) {
+        /* not a password, but a secret: do not leave it in freed memory */
+        OPENSSL_cleanse(u->scram[i], strlen(u->scram[i]));
+        free(u->scram[i]);
+    }
+    free(u->scram);
+    for (size_t i = 0; i < u->n_clearance; i++)
+        free(u->clearance[i].der);
+    free(u->clearance);
+    free(u->cn);
+    free(u->given_name);
+    free(u->sn);
+    free(u->mail);
+    free(u->telephone);
+    free(u->title);
+    free(u->ou);
+    free(u->jpeg);
+    free(u);
+}
+
+int
+dir_map_roster(const struct dir_entry *e, struct dir_roster_item *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    out->jid = attr_jid(e, "xmppContactJID", false);
+    if (!out->jid) {
+        *why = "no valid bare JID in xmppContactJID";
+        return PAL_EMALFORMED;
+    }
+    out->name = attr_str(e, "xmppRosterName");
+    const struct dir_attr *a = dir_entry_attr(e, "xmppSubscription");
+    out->sub = a && a->n > 0 ? dir_sub_parse(a->v[0].p, a->v[0].len) : DIR_SUB_NONE;
+    out->ask_out = attr_bool(e, "xmppAsk", false, false);
+    out->ask_in = attr_bool(e, "xmppAskIn", false, false);
+    a = dir_entry_attr(e, "xmppRosterGroup");
+    if (a && a->n > 0) {
+        out->groups = xcalloc(a->n, sizeof *out->groups);
+        for (size_t i = 0; i < a->n; i++)
+            out->groups[i] = xmemdup(a->v[i].p, a->v[i].len);
+        out->n_groups = a->n;
+    }
+    return PAL_OK;
+}
+
+int
+dir_map_offline(const struct dir_entry *e, struct dir_offline *out, int64_t *ts_ms,
+                const char **why)
+{
+    memset(out, 0, sizeof *out);
+    *ts_ms = 0;
+    const struct dir_attr *id = dir_entry_attr(e, "xmppOfflineId");
+    const struct dir_attr *st = dir_entry_attr(e, "xmppStanza");
+    if (!id || id->n == 0 || id->v[0].len == 0 || memchr(id->v[0].p, '\0', id->v[0].len)) {
+        *why = "no xmppOfflineId";
+        return PAL_EMALFORMED;
+    }
+    if (!st || st->n == 0) {
+        *why = "no xmppStanza";
+        return PAL_EMALFORMED;
+    }
+    out->id = xmemdup(id->v[0].p, id->v[0].len);
+    out->stanza = xmemdup(st->v[0].p, st->v[0].len);
+    out->len = st->v[0].len;
+    out->label = attr_bin(e, "xmppSecurityLabel", &out->label_len);
+    const struct dir_attr *ts = dir_entry_attr(e, "xmppTimestamp");
+    if (ts && ts->n > 0 && dir_gentime_parse(ts->v[0].p, ts->v[0].len, ts_ms) != PAL_OK)
+        *ts_ms = 0;
+    return PAL_OK;
+}
+
+void
+dir_roster_item_clear(struct dir_roster_item *it)
+{
+    free(it->jid);
+    free(it->name);
+    for (size_t i = 0; i < it->n_groups; i++)
+        free(it->groups[i]);
+    free(it->groups);
+    memset(it, 0, sizeof *it);
+}
+
+void
+dir_roster_item_copy(struct dir_roster_item *dst, const struct dir_roster_item *src)
+{
+    dst->jid = src->jid ? xstrdup(src->jid) : NULL;
+    dst->name = src->name ? xstrdup(src->name) : NULL;
+    dst->sub = src->sub;
+    dst->ask_out = src->ask_out;
+    dst->ask_in = src->ask_in;
+    dst->n_groups = src->n_groups;
+    dst->groups = NULL;
+    if (src->n_groups > 0) {
+        dst->groups = xcalloc(src->n_groups, sizeof *dst->groups);
+        for (size_t i = 0; i < src->n_groups; i++)
+            dst->groups[i] = xstrdup(src->groups[i]);
+    }
+}
+
+void
+dir_roster_free(struct dir_roster_item *items, size_t n)
+{
+    if (!items)
+        return;
+    for (size_t i = 0; i < n; i++)
+        dir_roster_item_clear(&items[i]);
+    free(items);
+}
+
+void
+dir_offline_clear(struct dir_offline *m)
+{
+    free(m->id);
+    free(m->stanza);
+    free(m->label);
+    memset(m, 0, sizeof *m);
+}
+
+void
+dir_offline_copy(struct dir_offline *dst, const struct dir_offline *src)
+{
+    dst->id = xstrdup(src->id);
+    dst->stanza = xmemdup(src->stanza, src->len);
+    dst->len = src->len;
+    dst->label = src->label ? xmemdup(src->label, src->label_len) : NULL;
+    dst->label_len = src->label ? src->label_len : 0;
+}
+
+void
+dir_offline_free(struct dir_offline *msgs, size_t n)
+{
+    if (!msgs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        dir_offline_clear(&msgs[i]);
+    free(msgs);
+}
+
+/* ---- Struct -> attribute list -------------------------------------------- */
+
+struct attrs_builder {
+    struct arena *a;
+    struct dir_attr *attrs;
+    size_t n;
+};
+
+static void
+add_vals(struct attrs_builder *b, const char *name, const struct dir_val *v, size_t n)
+{
+    struct dir_attr *at = &b->attrs[b->n++];
+    struct dir_val *vv = n ? arena_alloc(b->a, n * sizeof *vv) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        char *p = arena_alloc(b->a, v[i].len + 1);
+        memcpy(p, v[i].p, v[i].len);
+        p[v[i].len] = '\0';
+        vv[i] = (struct dir_val){p, v[i].len};
+    }
+    *at = (struct dir_attr){name, n, vv};
+}
+
+static void
+add_str(struct attrs_builder *b, const char *name, const char *s)
+{
+    struct dir_val v = {s, s ? strlen(s) : 0};
+    add_vals(b, name, &v, s ? 1 : 0);
+}
+
+size_t
+dir_map_roster_attrs(const struct dir_roster_item *it, struct arena *a, struct dir_attr **out)
+{
+    struct attrs_builder b = {a, arena_alloc(a, 7 * sizeof(struct dir_attr)), 0};
+    add_str(&b, "objectClass", "xmppRosterItem");
+    add_str(&b, "xmppContactJID", it->jid);
+    add_str(&b, "xmppRosterName", it->name && it->name[0] ? it->name : NULL);
+    add_str(&b, "xmppSubscription", dir_sub_str(it->sub));
+    add_str(&b, "xmppAsk", it->ask_out ? "TRUE" : NULL);
+    add_str(&b, "xmppAskIn", it->ask_in ? "TRUE" : NULL);
+    struct dir_val *g = it->n_groups ? arena_alloc(a, it->n_groups * sizeof *g) : NULL;
+    size_t ng = 0;
+    for (size_t i = 0; i < it->n_groups; i++) {
+        bool dup = false;
+        /* LDAP refuses duplicate values (caseIgnoreMatch): keep the first. */
+        for (size_t k = 0; k < ng && !dup; k++)
+            dup = strlen(it->groups[i]) == g[k].len && strcasecmp(g[k].p, it->groups[i]) == 0;
+        if (!dup && it->groups[i][0])
+            g[ng++] = (struct dir_val){it->groups[i], strlen(it->groups[i])};
+    }
+    add_vals(&b, "xmppRosterGroup", g, ng);
+    *out = b.attrs;
+    return b.n;
+}
+
+size_t
+dir_map_offline_attrs(const char *id, const char *stanza, size_t len, const unsigned char *label,
+                      size_t label_len, int64_t ts_ms, struct arena *a, struct dir_attr **out)
+{
+    struct attrs_builder b = {a, arena_alloc(a, 5 * sizeof(struct dir_attr)), 0};
+    char ts[32];
+    dir_gentime_format(ts_ms, ts, sizeof ts);
+    add_str(&b, "objectClass", "xmppOfflineMessage");
+    add_str(&b, "xmppOfflineId", id);
+    struct dir_val v = {stanza, len};
+    add_vals(&b, "xmppStanza", &v, 1);
+    add_str(&b, "xmppTimestamp", ts);
+    v = (struct dir_val){(const char *)label, label_len};
+    add_vals(&b, "xmppSecurityLabel", &v, label && label_len ? 1 : 0);
+    *out = b.attrs;
+    return b.n;
+}
+
+/* ---- Distinguished names -------------------------------------------------- */
+
+static bool
+rdn_special(char c)
+{
+    return c == ',' || c == '+' || c == '"' || c == '\\' || c == '<' || c == '>' || c == ';' ||
+           c == '=';
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Appends value v (raw bytes) escaped per RFC 4514 to out. */
+static void
+escape_value(struct buf *out, const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == '\0')
+            buf_append_str(out, "\\00");
+        else if (rdn_special((char)c) || (i == 0 && (c == '#' || c == ' ')) ||
+                 (i == n - 1 && c == ' '))
+            buf_printf(out, "\\%c", c);
+        else
+            buf_append(out, &v[i], 1);
+    }
+}
+
+char *
+dir_rdn_escape(const char *value)
+{
+    struct buf b;
+    buf_init(&b);
+    escape_value(&b, value, strlen(value));
+    char *s = buf_strdup(&b);
+    buf_free(&b);
+    return s;
+}
+
+char *
+dir_dn_normalize(const char *dn)
+{
+    struct buf out;
+    struct buf val;
+    const char *p = dn;
+    bool ok = false;
+
+    buf_init(&out);
+    buf_init(&val);
+    while (*p == ' ')
+        p++;
+    if (*p == '\0')
+        goto done; /* the root DSE is not an entry we ever name */
+    for (;;) {
+        /* attribute type */
+        while (*p == ' ')
+            p++;
+        const char *t = p;
+        while (*p && *p != '=' && *p != ' ' && *p != ',' && *p != '+' && *p != ';')
+            p++;
+        size_t tlen = (size_t)(p - t);
+        while (*p == ' ')
+            p++;
+        if (tlen == 0 || *p != '=')
+            goto done;
+        p++;
+        for (size_t i = 0; i < tlen; i++) {
+            char c = (char)tolower((unsigned char)t[i]);
+            buf_append(&out, &c, 1);
+        }
+        buf_append(&out, "=", 1);
+        /* attribute value */
+        while (*p == ' ')
+            p++;
+        buf_reset(&val);
+        if (*p == '#') {
+            /* BER hex form: kept as is, lowercased */
+            for (; *p && *p != ',' && *p != '+' && *p != ';' && *p != ' '; p++) {
+                char c = (char)tolower((unsigned char)*p);
+                buf_append(&out, &c, 1);
+            }
+            while (*p == ' ')
+                p++;
+        } else {
+            size_t keep = 0; /* length of val without unescaped trailing spaces */
+            bool last_space = false;
+            while (*p && *p != ',' && *p != '+' && *p != ';') {
+                char c;
+                bool escaped = false;
+                if (*p == '\\') {
+                    int h1 = hexval(p[1]);
+                    int h2 = h1 >= 0 ? hexval(p[2]) : -1;
+                    if (h1 >= 0 && h2 >= 0) {
+                        c = (char)(h1 * 16 + h2);
+                        p += 3;
+                    } else if (p[1] != '\0') {
+                        c = p[1];
+                        p += 2;
+                    } else {
+                        goto done;
+                    }
+                    escaped = true;
+                } else if (*p == '"') {
+                    goto done; /* quoted values (RFC 1779) are not accepted */
+                } else {
+                    c = *p++;
+                }
+                if (c == ' ' && last_space && !escaped)
+                    continue; /* caseIgnore: runs of spaces count as one */
+                last_space = c == ' ';
+                c = (char)tolower((unsigned char)c);
+                buf_append(&val, &c, 1);
+                if (c != ' ' || escaped)
+                    keep = buf_used(&val);
+            }
+            escape_value(&out, buf_head(&val), keep);
+        }
+        if (*p == '\0')
+            break;
+        buf_append(&out, *p == '+' ? "+" : ",", 1);
+        p++;
+    }
+    ok = true;
+done:
+    buf_free(&val);
+    char *s = ok ? buf_strdup(&out) : NULL;
+    buf_free(&out);
+    return s;
+}
+
+/* Position of the first unescaped ',' at or after i in a normalised DN. */
+static const char *
+next_sep(const char *p)
+{
+    for (; *p; p++) {
+        if (*p == '\\' && p[1])
+            p++;
+        else if (*p == ',')
+            return p;
+    }
+    return NULL;
+}
+
+const char *
+dir_dn_parent(const char *ndn)
+{
+    const char *c = next_sep(ndn);
+    return c ? c + 1 : NULL;
+}
+
+bool
+dir_dn_is_below(const char *ndn, const char *nbase)
+{
+    for (const char *c = next_sep(ndn); c; c = next_sep(c + 1))
+        if (strcmp(c + 1, nbase) == 0)
+            return true;
+    return false;
+}

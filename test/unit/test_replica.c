@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_replica.c - directory/replica.c: what RFC 4533 add/modify/delete/present
+ * and refresh sweeps do to the replica, snapshots, roster and offline children
+ * attached by parent DN, and local writes that are pending. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "directory/dir_int.h"
+
+#define USERS "ou=people,dc=palisade,dc=test"
+
+struct tentry {
+    struct dir_entry e;
+    struct dir_attr a[8];
+    struct dir_val v[16];
+    size_t nv;
+    char dn[256];
+};
+
+static void
+te_init(struct tentry *t, const char *dn)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->dn, sizeof t->dn, "%s", dn);
+    t->e.dn = t->dn;
+    t->e.attrs = t->a;
+}
+
+static void
+te_add(struct tentry *t, const char *name, const char *value)
+{
+    struct dir_attr *a = NULL;
+    for (size_t i = 0; i < t->e.n_attrs; i++)
+        if (strcmp(t->a[i].name, name) == 0)
+            a = &t->a[i];
+    if (!a) {
+        a = &t->a[t->e.n_attrs++];
+        a->name = name;
+        a->v = &t->v[t->nv];
+    }
+    t->v[t->nv++] = (struct dir_val){value, strlen(value)};
+    a->n++;
+}
+
+static void
+user_entry(struct tentry *t, const char *uid, const char *jid, const char *enabled)
+{
+    char dn[128];
+    snprintf(dn, sizeof dn, "uid=%s," USERS, uid);
+    te_init(t, dn);
+    te_add(t, "objectClass", "inetOrgPerson");
+    te_add(t, "objectClass", "xmppUser");
+    te_add(t, "xmppJID", jid);
+    if (enabled)
+        te_add(t, "xmppAccountEnabled", enabled);
+}
+
+static void
+roster_entry(struct tentry *t, const char *uid, const char *contact, const char *sub)
+{
+    char dn[160];
+    snprintf(dn, sizeof dn, "xmppContactJID=%s,uid=%s," USERS, contact, uid);
+    te_init(t, dn);
+    te_add(t, "objectClass", "xmppRosterItem");
+    te_add(t, "xmppContactJID", contact);
+    te_add(t, "xmppSubscription", sub);
+}
+
+static void
+offline_entry(struct tentry *t, const char *uid, const char *id, const char *ts)
+{
+    char dn[160];
+    snprintf(dn, sizeof dn, "xmppOfflineId=%s,uid=%s," USERS, id, uid);
+    te_init(t, dn);
+    te_add(t, "objectClass", "xmppOfflineMessage");
+    te_add(t, "xmppOfflineId", id);
+    te_add(t, "xmppStanza", "<message/>");
+    te_add(t, "xmppTimestamp", ts);
+}
+
+static const unsigned char *
+uuid(unsigned n)
+{
+    static unsigned char u[8][16];
+    static unsigned next;
+    unsigned char *p = u[next++ % 8];
+    memset(p, 0xab, 16);
+    memcpy(p, &n, sizeof n);
+    return p;
+}
+
+struct fixture {
+    struct dir_replica *r;
+    size_t changes;
+    char last[64];
+};
+
+static void
+on_changed(void *arg, const char *jid)
+{
+    struct fixture *f = arg;
+    f->changes++;
+    snprintf(f->last, sizeof f->last, "%s", jid);
+}
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->r = dir_replica_new("ou=People, dc=palisade,dc=test");
+    dir_replica_on_user_changed(f->r, on_changed, f);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    dir_replica_free(f->r);
+    free(f);
+    return 0;
+}
+
+static void
+test_replica_add_modify_delete_user(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "alice", "alice@localhost", NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_OK);
+    assert_int_equal(f->changes, 1);
+    assert_string_equal(f->last, "alice@localhost");
+    assert_int_equal(dir_replica_user_count(f->r), 1);
+
+    struct dir_user *before = dir_replica_user(f->r, "alice@localhost");
+    assert_non_null(before);
+    assert_true(before->enabled);
+
+    user_entry(&t, "alice", "alice@localhost", "FALSE");
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_OK); /* modify */
+    assert_int_equal(f->changes, 2);
+    struct dir_user *after = dir_replica_user(f->r, "alice@localhost");
+    assert_false(after->enabled);
+    assert_true(before->enabled); /* the old snapshot is untouched */
+    assert_ptr_not_equal(before, after);
+    assert_int_equal(dir_replica_user_count(f->r), 1);
+    dir_user_unref(before);
+    dir_user_unref(after);
+
+    dir_replica_remove(f->r, uuid(1));
+    assert_int_equal(f->changes, 3);
+    assert_null(dir_replica_user(f->r, "alice@localhost"));
+    assert_int_equal(dir_replica_user_count(f->r), 0);
+    assert_int_equal(dir_replica_entry_count(f->r), 0);
+    dir_replica_remove(f->r, uuid(1)); /* unknown uuid: nothing happens */
+    assert_int_equal(f->changes, 3);
+}
+
+static void
+test_replica_jid_change_notifies_both(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "alice", "alice@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+    user_entry(&t, "alice", "alice2@localhost", NULL);
+    f->changes = 0;
+    dir_replica_put(f->r, uuid(1), &t.e);
+    assert_int_equal(f->changes, 2);
+    assert_null(dir_replica_user(f->r, "alice@localhost"));
+    struct dir_user *u = dir_replica_user(f->r, "alice2@localhost");
+    assert_non_null(u);
+    dir_user_unref(u);
+}
+
+static void
+test_replica_ignores_users_outside_base_and_bad_entries(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    te_init(&t, "uid=x,ou=rooms,dc=palisade,dc=test");
+    te_add(&t, "objectClass", "xmppUser");
+    te_add(&t, "xmppJID", "x@localhost");
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_OK);
+    assert_null(dir_replica_user(f->r, "x@localhost"));
+
+    /* a user whose JID turns invalid disappears (fail closed) */
+    user_entry(&t, "bob", "bob@localhost", NULL);
+    dir_replica_put(f->r, uuid(2), &t.e);
+    user_entry(&t, "bob", "not a jid@@", NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_EMALFORMED);
+    assert_null(dir_replica_user(f->r, "bob@localhost"));
+    assert_int_equal(dir_replica_entry_count(f->r), 0);
+}
+
+/* The server may send children before their parent. */
+static void
+test_replica_children_attach_by_parent_dn(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    roster_entry(&t, "alice", "bob@localhost", "both");
+    assert_int_equal(dir_replica_put(f->r, uuid(10), &t.e), PAL_OK);
+    struct dir_roster_item *items = NULL;
+    size_t n = 99;
+    assert_int_equal(dir_replica_roster_get(f->r, "alice@localhost", &items, &n), PAL_ENOENT);
+
+    /* the parent, spelled differently */
+    user_entry(&t, "Alice", "alice@localhost", NULL);
+    snprintf(t.dn, sizeof t.dn, "UID=Alice, OU=people,dc=Palisade,dc=test");
+    dir_replica_put(f->r, uuid(1), &t.e);
+    roster_entry(&t, "alice", "carol@localhost", "to");
+    dir_replica_put(f->r, uuid(11), &t.e);
+
+    assert_int_equal(dir_replica_roster_get(f->r, "alice@localhost", &items, &n), PAL_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(items[0].jid, "bob@localhost");
+    assert_int_equal(items[0].sub, DIR_SUB_BOTH);
+    assert_string_equal(items[1].jid, "carol@localhost");
+    dir_roster_free(items, n);
+
+    struct dir_roster_item *one = dir_replica_roster_find(f->r, "alice@localhost", "carol@localhost");
+    assert_non_null(one);
+    assert_int_equal(one->sub, DIR_SUB_TO);
+    dir_roster_free(one, 1);
+    assert_null(dir_replica_roster_find(f->r, "alice@localhost", "dave@localhost"));
+
+    /* modify of an item replaces it; delete removes it */
+    roster_entry(&t, "alice", "carol@localhost", "both");
+    dir_replica_put(f->r, uuid(11), &t.e);
+    one = dir_replica_roster_find(f->r, "alice@localhost", "carol@localhost");
+    assert_int_equal(one->sub, DIR_SUB_BOTH);
+    dir_roster_free(one, 1);
+    dir_replica_remove(f->r, uuid(10));
+    assert_int_equal(dir_replica_roster_get(f->r, "alice@localhost", &items, &n), PAL_OK);
+    assert_int_equal(n, 1);
+    dir_roster_free(items, n);
+    assert_int_equal(dir_replica_entry_count(f->r), 2);
+}
+
+static void
+test_replica_offline_oldest_first(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "bob", "bob@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+    offline_entry(&t, "bob", "c", "20240101000003Z");
+    dir_replica_put(f->r, uuid(20), &t.e);
+    offline_entry(&t, "bob", "a", "20240101000001Z");
+    dir_replica_put(f->r, uuid(21), &t.e);
+    offline_entry(&t, "bob", "b", "20240101000002Z");
+    dir_replica_put(f->r, uuid(22), &t.e);
+    char *dn = NULL;
+    assert_int_equal(dir_replica_offline_add(f->r, "bob@localhost", "d", "<m>d</m>", 8, NULL, 0,
+                                             1704067204000, &dn),
+                     PAL_OK);
+    free(dn);
+    struct dir_offline *m = NULL;
+    size_t n = 0;
+    assert_int_equal(dir_replica_offline_get(f->r, "bob@localhost", &m, &n), PAL_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(m[0].id, "a");
+    assert_string_equal(m[1].id, "b");
+    assert_string_equal(m[2].id, "c");
+    assert_string_equal(m[3].id, "d");
+    assert_string_equal(m[3].stanza, "<m>d</m>");
+    dir_offline_free(m, n);
+    assert_int_equal(dir_replica_offline_get(f->r, "nobody@localhost", &m, &n), PAL_ENOENT);
+}
+
+/* refreshPresent: whatever was not reported during the refresh is gone. */
+static void
+test_replica_present_then_sweep(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "alice", "alice@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+    user_entry(&t, "bob", "bob@localhost", NULL);
+    dir_replica_put(f->r, uuid(2), &t.e);
+    roster_entry(&t, "alice", "bob@localhost", "both");
+    dir_replica_put(f->r, uuid(3), &t.e);
+    roster_entry(&t, "alice", "carol@localhost", "both");
+    dir_replica_put(f->r, uuid(4), &t.e);
+
+    dir_replica_refresh_begin(f->r);
+    dir_replica_present(f->r, uuid(1));
+    dir_replica_present(f->r, uuid(3));
+    dir_replica_present(f->r, uuid(99)); /* unknown: ignored */
+    user_entry(&t, "carol", "carol@localhost", NULL);
+    dir_replica_put(f->r, uuid(5), &t.e); /* added during the refresh */
+    f->changes = 0;
+    assert_int_equal(dir_replica_sweep(f->r), 2); /* bob and alice's carol item */
+    assert_int_equal(f->changes, 1);
+    assert_string_equal(f->last, "bob@localhost");
+
+    struct dir_user *u = dir_replica_user(f->r, "alice@localhost");
+    assert_non_null(u);
+    dir_user_unref(u);
+    assert_null(dir_replica_user(f->r, "bob@localhost"));
+    u = dir_replica_user(f->r, "carol@localhost");
+    assert_non_null(u);
+    dir_user_unref(u);
+    struct dir_roster_item *items;
+    size_t n;
+    dir_replica_roster_get(f->r, "alice@localhost", &items, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(items[0].jid, "bob@localhost");
+    dir_roster_free(items, n);
+
+    /* a second sweep in the same generation removes nothing */
+    assert_int_equal(dir_replica_sweep(f->r), 0);
+}
+
+static void
+test_replica_local_roster_put_and_echo(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "alice", "alice@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+
+    struct dir_roster_item it = {"bob@localhost", "Bob", DIR_SUB_NONE, true, false, 0, NULL};
+    char *dn = NULL;
+    bool existed = true;
+    assert_int_equal(dir_replica_roster_put(f->r, "nobody@localhost", &it, &dn, &existed),
+                     PAL_ENOENT);
+    assert_int_equal(dir_replica_roster_put(f->r, "alice@localhost", &it, &dn, &existed), PAL_OK);
+    assert_false(existed);
+    assert_string_equal(dn, "xmppContactJID=bob@localhost,uid=alice," USERS);
+    struct dir_roster_item *got = dir_replica_roster_find(f->r, "alice@localhost", "bob@localhost");
+    assert_non_null(got);
+    assert_string_equal(got->name, "Bob");
+    assert_true(got->ask_out);
+    dir_roster_free(got, 1);
+
+    /* a refresh that does not know it yet keeps it while the write is pending */
+    dir_replica_refresh_begin(f->r);
+    dir_replica_present(f->r, uuid(1));
+    assert_int_equal(dir_replica_sweep(f->r), 0);
+
+    /* the server echoes the entry: it gets its uuid; a later put knows it exists */
+    roster_entry(&t, "alice", "bob@localhost", "none");
+    te_add(&t, "xmppRosterName", "Bob");
+    dir_replica_put(f->r, uuid(7), &t.e);
+    dir_replica_unpend(f->r, dn, true);
+    free(dn);
+    it.sub = DIR_SUB_TO;
+    assert_int_equal(dir_replica_roster_put(f->r, "alice@localhost", &it, &dn, &existed), PAL_OK);
+    assert_true(existed);
+    dir_replica_unpend(f->r, dn, true);
+    free(dn);
+    struct dir_roster_item *items;
+    size_t n;
+    dir_replica_roster_get(f->r, "alice@localhost", &items, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(items[0].sub, DIR_SUB_TO);
+    dir_roster_free(items, n);
+
+    /* the server's delete removes it */
+    dir_replica_remove(f->r, uuid(7));
+    assert_null(dir_replica_roster_find(f->r, "alice@localhost", "bob@localhost"));
+}
+
+static void
+test_replica_local_del_and_failed_write(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "alice", "alice@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+    roster_entry(&t, "alice", "bob@localhost", "both");
+    dir_replica_put(f->r, uuid(2), &t.e);
+
+    char *dn = NULL;
+    assert_int_equal(dir_replica_roster_del(f->r, "alice@localhost", "carol@localhost", &dn),
+                     PAL_ENOENT);
+    assert_int_equal(dir_replica_roster_del(f->r, "alice@localhost", "bob@localhost", &dn), PAL_OK);
+    assert_null(dir_replica_roster_find(f->r, "alice@localhost", "bob@localhost"));
+    dir_replica_remove(f->r, uuid(2)); /* the echo of our delete */
+    dir_replica_unpend(f->r, dn, true);
+    free(dn);
+
+    /* a put whose write fails for good leaves no phantom item */
+    struct dir_roster_item it = {"dave@localhost", NULL, DIR_SUB_NONE, false, false, 0, NULL};
+    bool existed;
+    dir_replica_roster_put(f->r, "alice@localhost", &it, &dn, &existed);
+    struct dir_roster_item *got = dir_replica_roster_find(f->r, "alice@localhost", "dave@localhost");
+    assert_non_null(got);
+    dir_roster_free(got, 1);
+    dir_replica_unpend(f->r, dn, false);
+    free(dn);
+    assert_null(dir_replica_roster_find(f->r, "alice@localhost", "dave@localhost"));
+    assert_int_equal(dir_replica_entry_count(f->r), 1);
+}
+
+static void
+test_replica_offline_local_add_del(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "bob", "bob@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+    char *dn = NULL;
+    static const unsigned char label[] = {0x31, 0x00};
+    assert_int_equal(dir_replica_offline_add(f->r, "bob@localhost", "Id-1", "<m/>", 4, label, 2, 5,
+                                             &dn),
+                     PAL_OK);
+    assert_string_equal(dn, "xmppOfflineId=Id-1,uid=bob," USERS);
+    char *dn2 = NULL;
+    assert_int_equal(dir_replica_offline_add(f->r, "bob@localhost", "id-1", "<m/>", 4, NULL, 0, 5,
+                                             &dn2),
+                     PAL_EEXIST);
+    assert_int_equal(dir_replica_offline_add(f->r, "x@localhost", "id-2", "<m/>", 4, NULL, 0, 5,
+                                             &dn2),
+                     PAL_ENOENT);
+
+    /* the echo replaces the local copy in place */
+    offline_entry(&t, "bob", "Id-1", "19700101000000.005Z");
+    dir_replica_put(f->r, uuid(30), &t.e);
+    dir_replica_unpend(f->r, dn, true);
+    free(dn);
+    struct dir_offline *m;
+    size_t n;
+    dir_replica_offline_get(f->r, "bob@localhost", &m, &n);
+    assert_int_equal(n, 1);
+    dir_offline_free(m, n);
+
+    assert_int_equal(dir_replica_offline_del(f->r, "bob@localhost", "ID-1", &dn), PAL_OK);
+    assert_string_equal(dn, "xmppOfflineId=Id-1,uid=bob," USERS);
+    free(dn);
+    dir_replica_offline_get(f->r, "bob@localhost", &m, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(dir_replica_offline_del(f->r, "bob@localhost", "id-1", &dn), PAL_ENOENT);
+}
+
+/* A server delete of an entry we are rewriting keeps our copy. */
+static void
+test_replica_delete_of_pending_item_keeps_it(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "alice", "alice@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+    roster_entry(&t, "alice", "bob@localhost", "none");
+    dir_replica_put(f->r, uuid(2), &t.e);
+    struct dir_roster_item it = {"bob@localhost", NULL, DIR_SUB_BOTH, false, false, 0, NULL};
+    char *dn;
+    bool existed;
+    dir_replica_roster_put(f->r, "alice@localhost", &it, &dn, &existed);
+    assert_true(existed);
+    dir_replica_remove(f->r, uuid(2));
+    struct dir_roster_item *got = dir_replica_roster_find(f->r, "alice@localhost", "bob@localhost");
+    assert_non_null(got);
+    assert_int_equal(got->sub, DIR_SUB_BOTH);
+    dir_roster_free(got, 1);
+    dir_replica_unpend(f->r, dn, true);
+    free(dn);
+}
+
+static void
+test_replica_duplicate_jid(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "a1", "same@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+    user_entry(&t, "a2", "same@localhost", "FALSE");
+    dir_replica_put(f->r, uuid(2), &t.e);
+    struct dir_user *u = dir_replica_user(f->r, "same@localhost");
+    assert_string_equal(u->dn, "uid=a1," USERS); /* the first keeps it */
+    dir_user_unref(u);
+    dir_replica_remove(f->r, uuid(1));
+    u = dir_replica_user(f->r, "same@localhost");
+    assert_non_null(u);
+    assert_string_equal(u->dn, "uid=a2," USERS);
+    dir_user_unref(u);
+}
+
+/* A user entry that turns into something else stops being a user. */
+static void
+test_replica_entry_leaving_filter(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "alice", "alice@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+    te_init(&t, "uid=alice," USERS);
+    te_add(&t, "objectClass", "inetOrgPerson");
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_OK);
+    assert_null(dir_replica_user(f->r, "alice@localhost"));
+    assert_int_equal(dir_replica_entry_count(f->r), 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_replica_add_modify_delete_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_jid_change_notifies_both, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_ignores_users_outside_base_and_bad_entries,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_children_attach_by_parent_dn, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_replica_offline_oldest_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_present_then_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_local_roster_put_and_echo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_local_del_and_failed_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_offline_local_add_del, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_delete_of_pending_item_keeps_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_replica_duplicate_jid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_entry_leaving_filter, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
