@@ -271,3 +271,11 @@ stanza_iq_payload(const struct stanza *iq)
 {
     return xml_child(iq->el, NULL, NULL);
 }
+
+bool
+stanza_iq_payload_ok(const struct stanza *iq)
+{
+    const struct xml_node *p = xml_child(iq->el, NULL, NULL);
+
+    return p != NULL && xml_next(p, NULL, NULL) == NULL;
+}

@@ -69,5 +69,8 @@ struct stanza *stanza_error_reply(const struct stanza *st, const struct jid *fro
 struct stanza *stanza_iq_result(const struct stanza *iq);
 /* The first child element of an iq (its payload) or NULL. */
 struct xml_node *stanza_iq_payload(const struct stanza *iq);
+/* True when the iq carries exactly one child element, as RFC 6120 §8.2.3
+ * requires of get and set (handlers answer bad-request otherwise). */
+bool stanza_iq_payload_ok(const struct stanza *iq);
 
 #endif
