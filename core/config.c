@@ -341,8 +341,9 @@ read_value(const struct config_item *it, const config_setting_t *s, void *field,
             v = lit; /* what was written, not libconfig's 32-bit wrap of it */
         }
         if ((it->min != 0 || it->max != 0) && (v < it->min || v > it->max)) {
-            set_err(err, errlen, "%s:%d: %s: %" PRId64 " is out of range (%" PRId64 "..%" PRId64 ")",
-                    w->file, w->line, it->path, v, it->min, it->max);
+            set_err(err, errlen,
+                    "%s:%d: %s: %" PRId64 " is out of range (%" PRId64 "..%" PRId64 ")", w->file,
+                    w->line, it->path, v, it->min, it->max);
             return PAL_ECONFIG;
         }
         *(int64_t *)field = v;
@@ -372,8 +373,10 @@ read_value(const struct config_item *it, const config_setting_t *s, void *field,
             }
         }
         strlist_free(l);
-        for (i = 0; i < n; i++)
-            strlist_push(l, xstrdup(config_setting_get_string(config_setting_get_elem(s, (unsigned)i))));
+        for (i = 0; i < n; i++) {
+            e = config_setting_get_elem(s, (unsigned)i);
+            strlist_push(l, xstrdup(config_setting_get_string(e)));
+        }
         return PAL_OK;
     }
 wrong_type:

@@ -551,7 +551,8 @@ test_xstream_serializer_round_trip(void **state)
     struct rec *r = *state;
     struct rec r2;
     const char *stanza =
-        "<message to='bob@localhost' xml:lang='de' a='&quot;q&quot; &apos;s&apos; &amp;&lt;&gt;&#13;'>"
+        "<message to='bob@localhost' xml:lang='de' "
+        "a='&quot;q&quot; &apos;s&apos; &amp;&lt;&gt;&#13;'>"
         "<body>1 &lt; 2 &amp;&amp; 3 &gt; 2 \"quoted\" 'single' cr&#13;lf\n</body>"
         "<securitylabel xmlns='urn:xmpp:sec-label:0'><displaymarking>SECRET</displaymarking>"
         "<label><esssecuritylabel xmlns='urn:xmpp:sec-label:ess:0'>MQ==</esssecuritylabel>"
