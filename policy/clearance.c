@@ -272,12 +272,14 @@ find_cat_text(const struct policy *p, const char *s, char *err, size_t errlen)
         policy_errf(err, errlen, "category \"%s\" is ambiguous: write \"tag set:%s\"", s, s);
         return NULL;
     }
-    /* "tag set name:category name" */
+    /* "tag set name:category name" (or the securityCategoryTag's name) */
     for (const char *colon = strchr(s, ':'); colon != NULL; colon = strchr(colon + 1, ':')) {
         size_t tl = (size_t)(colon - s);
         for (size_t i = 0; i < p->n_cat; i++) {
             const char *ts = p->tagsets[p->cats[i].tagset].name;
-            if (strlen(ts) == tl && strncmp(ts, s, tl) == 0 &&
+            const char *tag = p->tags[p->cats[i].tag].name;
+            if (((strlen(ts) == tl && strncmp(ts, s, tl) == 0) ||
+                 (strlen(tag) == tl && strncmp(tag, s, tl) == 0)) &&
                 strcmp(p->cats[i].name, colon + 1) == 0)
                 return &p->cats[i];
         }

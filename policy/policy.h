@@ -43,8 +43,8 @@
  *   policy: OID or name of a loaded policy. class: "up to" form, every
  *   classification whose hierarchy is at most this one. classes: an explicit
  *   list. Classifications by name or decimal lacv. categories: a category name,
- *   "tag set name:category name" when the name is ambiguous, or
- *   "tagsetOID/type/lacv". */
+ *   "tag set name:category name" (or "tag name:category name") when the name is
+ *   ambiguous, or "tagsetOID/type/lacv". */
 #ifndef PALISADE_POLICY_H
 #define PALISADE_POLICY_H
 
