@@ -1,0 +1,235 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Fixtures for the integration tests: ONE scratch slapd (scripts/slapd-dev.sh) with the
+sample users and a pool of throwaway users, ONE node of the sanitized build
+(build-asan, or $PALISADE_BUILD) started through scripts/node-dev.sh, extra nodes with
+other settings on demand, and clients (slixmpp and raw sockets).
+
+At the end the nodes are stopped with SIGTERM; a node that exits non-zero or logs a
+sanitizer report fails the run (and a node that dies or reports during a test fails
+that test)."""
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+import harness as H
+
+BUILD = Path(os.environ.get("PALISADE_BUILD", H.ROOT / "build-asan"))
+SLAPD_PORT = 3891            # scripts/run.sh uses 3890
+NODE_PORTS = (15222, 15223)  # c2s (STARTTLS), c2s_tls (direct TLS)
+POOL_SIZE = int(os.environ.get("PALISADE_TEST_POOL", "160"))
+TEST_TIMEOUT_S = 180
+
+# Extra nodes, started the first time a test asks for them: settings and ports.
+AUX_NODES = {
+    "plain": dict(ports=(15232, 15233), tls_required=False),
+    "short-auth": dict(ports=(15242, 15243), limits={"auth_timeout_s": 2}),
+    "pkcs12": dict(ports=(15252, 15253), pkcs12=True),
+}
+
+_nodes = []  # every node started in this session, for the health checks
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # The directory tests stop and restart slapd: run them last.
+    items.sort(key=lambda it: 1 if it.fspath.basename == "test_directory.py" else 0)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for n in _nodes:
+            tail = "\n".join(n.log_text().splitlines()[-60:])
+            rep.sections.append(("node %s log tail (%s)" % (n.name, n.log_path), tail))
+
+
+@pytest.fixture(scope="session")
+def build_dir():
+    for b in ("node/palisade", "node/palisadectl"):
+        if not (BUILD / b).is_file():
+            pytest.fail("%s is missing: build with scripts/build.sh --sanitize (or set "
+                        "PALISADE_BUILD to a build folder)" % (BUILD / b), pytrace=False)
+    return BUILD
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("pal")
+
+
+@pytest.fixture(scope="session")
+def slapd(workdir, build_dir):
+    s = H.Slapd(workdir / "slapd", SLAPD_PORT, build_dir / "node/palisadectl")
+    if not H.port_free(SLAPD_PORT):
+        pytest.fail("port %d is in use: is another test run going?" % SLAPD_PORT, pytrace=False)
+    s.start()
+    try:
+        H.sh([H.SCRIPTS / "load-sample.sh", s.dir, H.DOMAIN],
+             env={"PALISADECTL": str(build_dir / "node/palisadectl")})
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+def cert(workdir):
+    d = workdir / "tls"
+    H.sh([H.SCRIPTS / "gen-cert.sh", d, H.DOMAIN])
+    return d
+
+
+@pytest.fixture(scope="session")
+def pool(slapd):
+    p = H.UserPool(slapd)
+    p.create(POOL_SIZE)
+    return p
+
+
+def _start_node(workdir, name, ports, slapd, build_dir, cert, **kw):
+    extra = []
+    if kw.pop("pkcs12", False):
+        extra = ["--pkcs12", cert / "cert.p12", "--pkcs12-password-file", cert / "p12.secret"]
+    n = H.Node(workdir / name, name=name, c2s_port=ports[0], c2s_tls_port=ports[1], slapd=slapd,
+               binary=build_dir / "node/palisade", cert_dir=cert, extra=extra, **kw)
+    _nodes.append(n)
+    n.start()
+    return n
+
+
+def _stop_node(n):
+    problem = n.stop()
+    if problem:
+        print(problem)
+        pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def node(workdir, slapd, pool, build_dir, cert):
+    """The node every test uses, on 127.0.0.1:15222 (STARTTLS) and :15223 (direct TLS)."""
+    n = _start_node(workdir, "node1", NODE_PORTS, slapd, build_dir, cert)
+    yield n
+    _stop_node(n)
+
+
+@pytest.fixture(scope="session")
+def aux_node(workdir, slapd, pool, build_dir, cert, node):
+    """aux_node(kind): a second node with other settings (see AUX_NODES), started once."""
+    started = {}
+
+    def get(kind):
+        if kind not in started:
+            spec = dict(AUX_NODES[kind])
+            ports = spec.pop("ports")
+            started[kind] = _start_node(workdir, "aux-" + kind, ports, slapd, build_dir, cert, **spec)
+        return started[kind]
+    yield get
+    problems = [p for p in (n.stop() for n in started.values()) if p]
+    if problems:
+        print("\n".join(problems))
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def harness():
+    h = H.Harness()
+    yield h
+    h.close()
+
+
+@pytest.fixture(autouse=True)
+def _per_test(request):
+    """Per test: a hang guard, then disconnect the test's clients and check that every
+    node still runs and logged no sanitizer report."""
+    def on_alarm(signum, frame):
+        raise TimeoutError("test exceeded %ds" % TEST_TIMEOUT_S)
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(TEST_TIMEOUT_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+        if "harness" in request.fixturenames:
+            request.getfixturevalue("harness").cleanup()
+    problems = [p for p in (n.health_problem() for n in _nodes) if p]
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def users(pool):
+    """users.take(n): n fresh users (H.User: jid, localpart, password) no other test uses."""
+    return pool
+
+
+@pytest.fixture
+def sample():
+    """The sample users alice, bob, carol, dave (read-only use, please)."""
+    return H.SAMPLE_USERS
+
+
+@pytest.fixture
+def xmpp_client(harness, node):
+    """xmpp_client(user_or_jid, password=None, *, on=None (a node; default the main one),
+    direct_tls=False, resource=None, mech="SCRAM-SHA-256", connect=True, **opts)
+    -> connected H.Client."""
+    def make(who, password=None, *, on=None, direct_tls=False, resource=None, connect=True,
+             **opts):
+        n = on or node
+        if isinstance(who, H.User):
+            jid, password = who.jid, password or who.password
+        else:
+            jid = who
+        if resource:
+            jid = "%s/%s" % (jid, resource)
+        c = harness.client(jid, password, port=n.c2s_tls_port if direct_tls else n.c2s_port,
+                           direct_tls=direct_tls, **opts)
+        if connect:
+            c.connect()
+        return c
+    return make
+
+
+@pytest.fixture
+def raw(harness, node):
+    """raw(on=None, direct_tls=False, tls_context=None) -> H.RawStream, connected."""
+    def make(on=None, *, direct_tls=False, tls_context=None, timeout=10):
+        n = on or node
+        return H.RawStream(n.c2s_tls_port if direct_tls else n.c2s_port, direct_tls=direct_tls,
+                           tls_context=tls_context, timeout=timeout, harness=harness)
+    return make
+
+
+@pytest.fixture
+def ldap_modify(slapd):
+    """ldap_modify(ldif_text): ldapmodify as the directory administrator."""
+    return slapd.ldap_modify
+
+
+class SlapdOutage:
+    def __init__(self, slapd):
+        self.slapd = slapd
+
+    def stop(self):
+        self.slapd.stop()
+        assert not self.slapd.is_up()
+
+    def start(self):
+        self.slapd.resume()
+
+
+@pytest.fixture
+def slapd_restart(slapd):
+    """stop() and start() the directory (same database); it runs again after the test."""
+    o = SlapdOutage(slapd)
+    yield o
+    o.start()
+
+
+@pytest.fixture
+def chat_pair(xmpp_client, users):
+    a, b = users.take(2)
+    return H.ChatPair(xmpp_client(a), xmpp_client(b))
