@@ -10,7 +10,8 @@
 struct hash;
 
 struct hash *hash_new(void);
-void hash_free(struct hash *h); /* frees the table and its key copies, not the values; NULL is fine */
+/* Frees the table and its key copies, not the values; NULL is fine. */
+void hash_free(struct hash *h);
 
 /* The value stored under key, or NULL. */
 void *hash_get(const struct hash *h, const char *key);

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* presence.h - presence helpers shared inside node/ (roster.c sends the
+ * unavailable presence a roster removal owes the contact). The entry points
+ * the router calls are in features.h. */
+#ifndef PALISADE_NODE_PRESENCE_H
+#define PALISADE_NODE_PRESENCE_H
+
+struct jid;
+struct server;
+
+/* Sends the last presence of each available resource of user (bare JID,
+ * borrowed) to contact, through router_route(). */
+void presence_send_current(struct server *srv, const char *user, const struct jid *contact);
+/* Sends unavailable from each available resource of user to contact. */
+void presence_send_unavailable(struct server *srv, const char *user, const struct jid *contact);
+/* Routes a server-generated <presence type=type from=from to=to/> (a
+ * subscription stanza, a probe, or unavailable). Arguments borrowed. */
+void presence_send_type(struct server *srv, const struct jid *from, const struct jid *to,
+                        const char *type);
+
+#endif
