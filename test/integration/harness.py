@@ -689,6 +689,11 @@ class Client:
             except (asyncio.TimeoutError, Exception):  # noqa: BLE001
                 self.x.abort()
         self.connected = False
+        # slixmpp's sender task outlives the connection; end it with the client
+        t = getattr(self.x, "_run_out_filters", None)
+        if t is not None and not t.done():
+            t.cancel()
+            await asyncio.gather(t, return_exceptions=True)
 
     def disconnect(self, wait=3):
         self.h.run(self.adisconnect(wait), wait + 5)
@@ -764,7 +769,11 @@ class Harness:
 
     def close(self):
         self.cleanup()
-        self.loop.run_until_complete(asyncio.sleep(0))
+        tasks = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
         self.loop.close()
 
 

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Resource binding (RFC 6120 §7): client-chosen and server-generated resources; a
 second session with the same resource replaces the first, which gets <conflict/>."""
+import xml.etree.ElementTree as ET
+
 import harness as H
 from harness import NS_BIND, NS_CLIENT, q
 
@@ -52,15 +54,25 @@ def test_resource_conflict_on_raw_streams(raw, users):
     assert r1.expect_stream_error() == "conflict"
 
 
-def test_stanza_before_bind_is_refused(raw, users):
-    """RFC 6120 §7.1: no stanzas before binding; the server answers <not-authorized/>."""
+def test_stanza_before_bind_is_not_routed(raw, xmpp_client, users):
+    """RFC 6120 §7.1: no stanzas before binding: refused with <not-authorized/>
+    (RFC 6120 §4.9.3.12) or bounced, never delivered."""
     a, b = users.take(2)
+    cb = xmpp_client(b)
     r = raw(direct_tls=True)
     r.open()
     assert H.is_success(r.sasl_plain(a.localpart, a.password))
     r.after_sasl_success()
-    r.send("<message to='%s'><body>too early</body></message>" % b.jid)
-    assert r.expect_stream_error() == "not-authorized"
+    r.send("<message to='%s' id='early'><body>too early</body></message>" % cb.full_jid)
+    el = r.next()
+    if el.tag == q("error", H.NS_STREAM):
+        assert H.stream_error_condition(el) == "not-authorized"
+    else:
+        assert el.tag == q("message", NS_CLIENT) and el.get("type") == "error", ET.tostring(el)
+    ca = xmpp_client(a)
+    ca.send_message(cb.full_jid, "after binding")
+    cb.wait_for(H.is_message(body="after binding"))
+    assert not cb.has(H.is_message(body="too early"))
 
 
 def test_bind_result_carries_the_full_jid(raw, users):

