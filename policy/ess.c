@@ -498,15 +498,48 @@ printable_ok(const unsigned char *s, size_t n)
     return true;
 }
 
-/* Privacy marks go into XML and logs: refuse NULs and control characters. */
+/* Privacy marks go into XML and logs: well-formed UTF-8 of characters XML
+ * allows, without control characters. */
 static bool
 mark_ok(const unsigned char *s, size_t n)
 {
     if (n == 0 || n > 1024)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < 0x20 || s[i] == 0x7f)
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        uint32_t cp;
+        size_t len;
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f)
+                return false;
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
             return false;
+        }
+        if (i + len > n)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        /* overlong forms, surrogates, beyond U+10FFFF, U+FFFE/U+FFFF */
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+            return false;
+        i += len;
+    }
     return true;
 }
 

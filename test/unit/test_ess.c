@@ -300,6 +300,13 @@ test_ess_model_rejects_bad_values(void **state)
                                                POLICY_MAX_BIT_LACV + 1), PAL_ERANGE);
     assert_int_equal(policy_label_set_privacy_mark(l, "not printable!", false), PAL_EINVAL);
     assert_int_equal(policy_label_set_privacy_mark(l, "tab\there", true), PAL_EINVAL);
+    /* privacy marks end up in XML: well-formed UTF-8 only */
+    assert_int_equal(policy_label_set_privacy_mark(l, "\xc3", true), PAL_EINVAL);
+    assert_int_equal(policy_label_set_privacy_mark(l, "\xc0\xaf", true), PAL_EINVAL);
+    assert_int_equal(policy_label_set_privacy_mark(l, "\xed\xa0\x80", true), PAL_EINVAL);
+    assert_int_equal(policy_label_set_privacy_mark(l, "\xef\xbf\xbf", true), PAL_EINVAL);
+    assert_int_equal(policy_label_set_privacy_mark(l, "\xf4\x90\x80\x80", true), PAL_EINVAL);
+    assert_int_equal(policy_label_set_privacy_mark(l, "\xf0\x9f\x94\x92 ok", true), PAL_OK);
     assert_int_equal(policy_label_set_privacy_mark(l, "", true), PAL_EINVAL);
     policy_label_free(l);
 }
