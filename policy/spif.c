@@ -20,7 +20,7 @@
 
 /* Largest SPIF we read (the real ones are 10-50 KB). */
 #define SPIF_MAX_BYTES (16u * 1024 * 1024)
-#define SPIF_MAX_CATS 100000
+#define SPIF_MAX_CATS 10000
 
 struct ctx {
     struct policy *p;
@@ -403,7 +403,9 @@ set_colours(struct spif_class *k, const char *bg, const char *fg)
     if (fg != NULL) {
         snprintf(k->fg, sizeof(k->fg), "%s", fg);
     } else {
-        unsigned r = rgb >> 16, g = (rgb >> 8) & 0xff, b = rgb & 0xff;
+        unsigned r = rgb >> 16;
+        unsigned g = (rgb >> 8) & 0xff;
+        unsigned b = rgb & 0xff;
         /* ITU-R BT.601 luma. */
         snprintf(k->fg, sizeof(k->fg), "%s",
                  (299 * r + 587 * g + 114 * b) / 1000 < 128 ? "white" : "black");
