@@ -614,6 +614,93 @@ test_decide_any_of_several_clearances(void **state)
     policy_clearance_free(low);
 }
 
+/* requiredClass, excludedCategory, singleSelection, maxSelection,
+ * suppressClassName and noMarkingDisplay, which the example files do not use. */
+static const char rules_spif[] =
+    "<spif:SPIF xmlns:spif='http://www.xmlspif.org/spif' schemaVersion='2.1'>"
+    "<spif:securityPolicyId name='RULES' id='1.2.9'/>"
+    "<spif:securityClassifications>"
+    "<spif:securityClassification name='LOW' lacv='1' hierarchy='1'>"
+    "<spif:markingData><spif:code>suppressClassName</spif:code></spif:markingData>"
+    "</spif:securityClassification>"
+    "<spif:securityClassification name='HIGH' lacv='2' hierarchy='2'>"
+    "<spif:requiredCategory operation='onlyOne'>"
+    "<spif:categoryGroup tagSetRef='Pick' tagType='permissive'/>"
+    "</spif:requiredCategory></spif:securityClassification>"
+    "</spif:securityClassifications><spif:securityCategoryTagSets>"
+    "<spif:securityCategoryTagSet name='Comp' id='1.2.9.1'>"
+    "<spif:securityCategoryTag name='Comp' tagType='restrictive' maxSelection='2'>"
+    "<spif:tagCategory name='A' lacv='1' requiredClass='HIGH'/>"
+    "<spif:tagCategory name='B' lacv='2'>"
+    "<spif:excludedCategory tagSetRef='Comp' tagType='restrictive' lacv='3'/></spif:tagCategory>"
+    "<spif:tagCategory name='C' lacv='3'/>"
+    "<spif:tagCategory name='D' lacv='4'>"
+    "<spif:markingData phrase='DEE'><spif:code>noMarkingDisplay</spif:code></spif:markingData>"
+    "</spif:tagCategory>"
+    "</spif:securityCategoryTag></spif:securityCategoryTagSet>"
+    "<spif:securityCategoryTagSet name='Pick' id='1.2.9.2'>"
+    "<spif:securityCategoryTag name='Pick' tagType='permissive' singleSelection='true'>"
+    "<spif:tagCategory name='X' lacv='1'/><spif:tagCategory name='Y' lacv='2'/>"
+    "</spif:securityCategoryTag></spif:securityCategoryTagSet>"
+    "</spif:securityCategoryTagSets></spif:SPIF>";
+
+static void
+test_decide_other_spif_rules(void **state)
+{
+    (void)state;
+    struct policy *p = NULL;
+    char err[256] = "";
+    if (policy_load_mem(rules_spif, sizeof(rules_spif) - 1, &p, err, sizeof(err)) != PAL_OK)
+        fail_msg("%s", err);
+    struct policy_set *s = policy_set_new();
+    assert_int_equal(policy_set_add(s, p), PAL_OK);
+    struct policy_label *l;
+
+    /* requiredClass: A only with HIGH */
+    l = label("1.2.9", 1);
+    cat(l, "1.2.9.1", POLICY_TAG_RESTRICTIVE, 1);
+    expect(policy_label_validate(s, l), POLICY_DENY_BAD_LABEL, POLICY_R_EXCLUDED_CLASS);
+    policy_label_free(l);
+    /* HIGH needs exactly one of Pick */
+    l = label("1.2.9", 2);
+    expect(policy_label_validate(s, l), POLICY_DENY_BAD_LABEL, POLICY_R_MISSING_REQUIRED);
+    cat(l, "1.2.9.2", POLICY_TAG_PERMISSIVE, 1);
+    expect(policy_label_validate(s, l), POLICY_ALLOW, POLICY_R_OK);
+    cat(l, "1.2.9.1", POLICY_TAG_RESTRICTIVE, 1);
+    expect(policy_label_validate(s, l), POLICY_ALLOW, POLICY_R_OK);
+    /* singleSelection on Pick */
+    cat(l, "1.2.9.2", POLICY_TAG_PERMISSIVE, 2);
+    expect(policy_label_validate(s, l), POLICY_DENY_BAD_LABEL, POLICY_R_TOO_MANY_CATEGORIES);
+    policy_label_free(l);
+    /* excludedCategory: B excludes C */
+    l = label("1.2.9", 1);
+    cat(l, "1.2.9.1", POLICY_TAG_RESTRICTIVE, 2);
+    cat(l, "1.2.9.1", POLICY_TAG_RESTRICTIVE, 3);
+    expect(policy_label_validate(s, l), POLICY_DENY_BAD_LABEL, POLICY_R_EXCLUDED_CATEGORY);
+    policy_label_free(l);
+    /* maxSelection 2 on Comp */
+    l = label("1.2.9", 1);
+    cat(l, "1.2.9.1", POLICY_TAG_RESTRICTIVE, 3);
+    cat(l, "1.2.9.1", POLICY_TAG_RESTRICTIVE, 4);
+    expect(policy_label_validate(s, l), POLICY_ALLOW, POLICY_R_OK);
+    /* suppressClassName and noMarkingDisplay */
+    struct policy_marking m;
+    assert_int_equal(policy_display_marking(s, l, &m), PAL_OK);
+    assert_string_equal(m.text, "C");
+    policy_marking_clear(&m);
+    cat(l, "1.2.9.1", POLICY_TAG_RESTRICTIVE, 2);
+    expect(policy_label_validate(s, l), POLICY_DENY_BAD_LABEL, POLICY_R_EXCLUDED_CATEGORY);
+    policy_label_free(l);
+    l = label("1.2.9", 2);
+    cat(l, "1.2.9.1", POLICY_TAG_RESTRICTIVE, 1);
+    cat(l, "1.2.9.1", POLICY_TAG_RESTRICTIVE, 2);
+    cat(l, "1.2.9.1", POLICY_TAG_RESTRICTIVE, 4);
+    cat(l, "1.2.9.2", POLICY_TAG_PERMISSIVE, 2);
+    expect(policy_label_validate(s, l), POLICY_DENY_BAD_LABEL, POLICY_R_TOO_MANY_CATEGORIES);
+    policy_label_free(l);
+    policy_set_free(s);
+}
+
 /* ---- display markings ---- */
 
 static void
@@ -797,6 +884,7 @@ main(void)
         cmocka_unit_test(test_decide_map_translates_values),
         cmocka_unit_test(test_decide_map_to_unloaded_equivalent_policy),
         cmocka_unit_test(test_decide_any_of_several_clearances),
+        cmocka_unit_test(test_decide_other_spif_rules),
         cmocka_unit_test(test_decide_display_markings),
         cmocka_unit_test(test_decide_catalog_classification_labels),
         cmocka_unit_test(test_decide_catalog_across_policies_and_required),
