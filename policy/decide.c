@@ -374,7 +374,8 @@ dominates(const struct policy_clearance *c, const struct policy_label *l)
         return decision(POLICY_DENY_CLEARANCE, POLICY_R_CLASS_TOO_HIGH);
     for (size_t i = 0; i < l->cats.n; i++) {
         const struct pcat *k = &l->cats.v[i];
-        if (policy_tag_is_restrictive(k->type) && !catset_has(&c->cats, k->tagset, k->type, k->lacv))
+        if (policy_tag_is_restrictive(k->type) &&
+            !catset_has(&c->cats, k->tagset, k->type, k->lacv))
             return decision(POLICY_DENY_CLEARANCE, POLICY_R_MISSING_RESTRICTIVE);
     }
     /* Permissive: each (tag set, type) group of the label needs one value held.

@@ -627,7 +627,8 @@ add_equivalent(const struct policy_set *s, const struct policy_label *l, const c
     if (policy_label_map(s, l, target, &m) != PAL_OK)
         return;
     /* A mapped label that its own (loaded) policy rejects is not offered. */
-    if (policy_set_find_oid(s, target) != NULL && policy_label_validate(s, m).verdict != POLICY_ALLOW) {
+    if (policy_set_find_oid(s, target) != NULL &&
+        policy_label_validate(s, m).verdict != POLICY_ALLOW) {
         policy_label_free(m);
         return;
     }

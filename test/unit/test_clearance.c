@@ -182,7 +182,8 @@ test_clearance_nato_names_with_spaces(void **state)
 {
     const struct fixture *f = *state;
     assert_text_roundtrip(
-        f, "policy=NATO class=\"NATO SECRET\" categories=ATOMAL,\"Releasable To:ALB\",\"THE PUBLIC\"",
+        f,
+        "policy=NATO class=\"NATO SECRET\" categories=ATOMAL,\"Releasable To:ALB\",\"THE PUBLIC\"",
         "policy=1.3.26.1.3.1 class=\"NATO SECRET\" categories=ATOMAL,ALB,\"THE PUBLIC\"");
     assert_text_roundtrip(f, "policy=1.3.26.1.3.1 classes=\"NATO RESTRICTED\"",
                           "policy=1.3.26.1.3.1 classes=\"NATO RESTRICTED\"");
@@ -245,7 +246,8 @@ test_clearance_text_of_unknown_policy_is_numeric(void **state)
     policy_clearance_add_category(c, "1.9.9.1", POLICY_TAG_ENUM_PERMISSIVE, 42);
     char *out = NULL;
     assert_int_equal(policy_clearance_to_text(f->set, c, &out), PAL_OK);
-    assert_string_equal(out, "policy=1.9.9 classes=2,5 categories=1.9.9.1/enumerated-permissive/42");
+    assert_string_equal(out,
+                        "policy=1.9.9 classes=2,5 categories=1.9.9.1/enumerated-permissive/42");
     free(out);
     policy_clearance_free(c);
     /* no classification at all cannot be written */

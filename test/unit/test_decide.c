@@ -827,7 +827,8 @@ test_decide_catalog_across_policies_and_required(void **state)
     receiver = clearance(f, "policy=ACME class=CONFIDENTIAL categories=PHONY");
     cat = policy_catalog(f->set, sender, receiver, 0);
     assert_int_equal(policy_catalog_count(cat), 2);
-    assert_string_equal(policy_catalog_selector(cat, 0), "ACME|CONFIDENTIAL|CONFIDENTIAL REL TO PHONY");
+    assert_string_equal(policy_catalog_selector(cat, 0),
+                        "ACME|CONFIDENTIAL|CONFIDENTIAL REL TO PHONY");
     assert_string_equal(policy_catalog_selector(cat, 1), "ACME|PUBLIC");
     policy_catalog_free(cat);
     policy_clearance_free(receiver);

@@ -364,9 +364,11 @@ test_spif_bad_values_rejected(void **state)
     assert_str_fails(HEAD CLASSES
                      "<spif:securityCategoryTagSets>"
                      "<spif:securityCategoryTagSet name='S' id='1.2.4'>"
-                     "<spif:securityCategoryTag tagType='restrictive'/></spif:securityCategoryTagSet>"
+                     "<spif:securityCategoryTag tagType='restrictive'/>"
+                     "</spif:securityCategoryTagSet>"
                      "<spif:securityCategoryTagSet name='T' id='1.2.4'>"
-                     "<spif:securityCategoryTag tagType='restrictive'/></spif:securityCategoryTagSet>"
+                     "<spif:securityCategoryTag tagType='restrictive'/>"
+                     "</spif:securityCategoryTagSet>"
                      "</spif:securityCategoryTagSets>" TAIL,
                      "duplicate id 1.2.4");
     assert_str_fails(HEAD "<spif:securityClassifications>"
