@@ -76,6 +76,8 @@ enum dir_kind dir_entry_kind(const struct dir_entry *e);
  * in *why (missing or invalid JID, ...). */
 /* A user snapshot with refs = 1 (free with dir_user_unref). */
 int dir_map_user(const struct dir_entry *e, struct dir_user **out, const char **why);
+/* True when two snapshots hold the same data (refs aside). */
+bool dir_user_equal(const struct dir_user *a, const struct dir_user *b);
 /* Fills *out (clear with dir_roster_item_clear). */
 int dir_map_roster(const struct dir_entry *e, struct dir_roster_item *out, const char **why);
 /* Fills *out (clear with dir_offline_clear); *ts_ms = xmppTimestamp in ms since
@@ -189,15 +191,20 @@ struct dir_conn_ops {
     /* One message of an operation this side sent; borrowed (freed after the
      * call). The callee may call dir_conn_reset() from here. */
     void (*msg)(struct dir_conn *c, struct ldapmsg *m, void *arg);
+    /* Optional: a request libldap could not write whole has been flushed, or
+     * the socket became writable again; senders that got LDAP_BUSY retry. */
+    void (*writable)(struct dir_conn *c, void *arg);
 };
 
 /* name appears in logs ("main", "bind1"). Settings and secret are borrowed and
  * must outlive the connection. Starts connecting at once. */
 struct dir_conn *dir_conn_new(struct ev_loop *loop, const struct dir_settings *s,
-                              const char *secret, const char *name,
-                              const struct dir_conn_ops *ops, void *arg);
+                              const char *secret, const char *name, const struct dir_conn_ops *ops,
+                              void *arg);
 void dir_conn_free(struct dir_conn *c);
 bool dir_conn_is_up(const struct dir_conn *c);
+/* True while it waits to retry after a failure (not while it is starting). */
+bool dir_conn_is_down(const struct dir_conn *c);
 /* The handle while up, else NULL. */
 struct ldap *dir_conn_ld(struct dir_conn *c);
 /* Drops the connection (down runs) and reconnects after the backoff. */
@@ -239,6 +246,8 @@ void dir_writer_add(struct dir_writer *w, const char *dn, struct arena *a,
 /* Queues a delete; a missing entry counts as deleted. */
 void dir_writer_del(struct dir_writer *w, const char *dn, dir_done_fn done, void *arg);
 void dir_writer_up(struct dir_writer *w);
+/* Sends what the window and the connection allow (after LDAP_BUSY). */
+void dir_writer_kick(struct dir_writer *w);
 void dir_writer_down(struct dir_writer *w);
 bool dir_writer_msg(struct dir_writer *w, struct ldapmsg *m);
 size_t dir_writer_pending(const struct dir_writer *w);

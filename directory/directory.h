@@ -81,7 +81,9 @@ struct dir_offline {
 
 /* Connects (asynchronously) and starts the content sync. The node keeps
  * serving from the replica while disconnected and reconnects with backoff.
- * settings are copied. PAL_OK and *out, or PAL_ECONFIG with err filled. */
+ * settings are copied. PAL_OK and *out, or PAL_ECONFIG with err filled.
+ * SIGPIPE must be ignored (libldap writes with write(2)); if its disposition
+ * is still the default, dir_new sets it to SIG_IGN. */
 int dir_new(struct ev_loop *loop, const struct dir_settings *settings, struct dir **out,
             char *err, size_t errlen);
 void dir_free(struct dir *d);
@@ -125,6 +127,9 @@ int dir_offline_get(struct dir *d, const char *user, struct dir_offline **msgs, 
 void dir_offline_free(struct dir_offline *msgs, size_t n);
 /* Deletes one stored message (replica now, LDAP queued). */
 int dir_offline_del(struct dir *d, const char *user, const char *id);
+/* Writes (roster, offline) queued or in flight; a node that stops cleanly runs
+ * the loop until this is 0 or a deadline passes. */
+size_t dir_pending_writes(const struct dir *d);
 
 /* Checks a password by an LDAP simple bind as dn, on a pooled connection.
  * done(arg, rc): PAL_OK, PAL_EDENIED (wrong password), or PAL_ELDAP (directory

@@ -324,6 +324,39 @@ dir_user_unref(struct dir_user *u)
     free(u);
 }
 
+static bool
+str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool
+bin_eq(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
+{
+    return al == bl && (al == 0 || memcmp(a, b, al) == 0);
+}
+
+bool
+dir_user_equal(const struct dir_user *a, const struct dir_user *b)
+{
+    if (!str_eq(a->dn, b->dn) || !str_eq(a->jid, b->jid) || a->enabled != b->enabled ||
+        a->has_password != b->has_password || a->n_scram != b->n_scram ||
+        a->n_clearance != b->n_clearance || !str_eq(a->cn, b->cn) ||
+        !str_eq(a->given_name, b->given_name) || !str_eq(a->sn, b->sn) ||
+        !str_eq(a->mail, b->mail) || !str_eq(a->telephone, b->telephone) ||
+        !str_eq(a->title, b->title) || !str_eq(a->ou, b->ou) ||
+        !bin_eq(a->jpeg, a->jpeg_len, b->jpeg, b->jpeg_len))
+        return false;
+    for (size_t i = 0; i < a->n_scram; i++)
+        if (!str_eq(a->scram[i], b->scram[i]))
+            return false;
+    for (size_t i = 0; i < a->n_clearance; i++)
+        if (!bin_eq(a->clearance[i].der, a->clearance[i].len, b->clearance[i].der,
+                    b->clearance[i].len))
+            return false;
+    return true;
+}
+
 int
 dir_map_roster(const struct dir_entry *e, struct dir_roster_item *out, const char **why)
 {

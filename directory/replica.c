@@ -165,8 +165,8 @@ struct rep_kids;
 struct rep_item {
     struct rep_obj o;
     struct rep_kids *kids;
-    char *key;  /* contact JID, or the offline id lowercased */
-    char *ndn;  /* its own normalised DN */
+    char *key; /* contact JID, or the offline id lowercased */
+    char *ndn; /* its own normalised DN */
     struct dir_roster_item roster;
     struct dir_offline msg;
     int64_t ts_ms;
@@ -438,13 +438,15 @@ put_user(struct dir_replica *r, const unsigned char uuid[16], const struct dir_e
         obj_remove(r, old, false);
     }
     char *old_jid = NULL;
+    bool same = false;
     if (!ru) {
         ru = xcalloc(1, sizeof *ru);
         ru->o.kind = DIR_KIND_USER;
         uuid_link(r, &ru->o, uuid);
     } else {
         old_jid = xstrdup(ru->u->jid);
-        dir_user_unref(ru->u); /* readers holding a reference keep the old one */
+        same = dir_user_equal(ru->u, u); /* e.g. a full reload: nothing to tell */
+        dir_user_unref(ru->u);           /* readers holding a reference keep the old one */
         free(ru->ndn);
     }
     ru->u = u;
@@ -456,7 +458,8 @@ put_user(struct dir_replica *r, const unsigned char uuid[16], const struct dir_e
         notify(r, old_jid);
     }
     free(old_jid);
-    notify(r, u->jid);
+    if (!same)
+        notify(r, u->jid);
     return PAL_OK;
 }
 
@@ -773,9 +776,9 @@ dir_replica_roster_del(struct dir_replica *r, const char *user, const char *cont
 }
 
 int
-dir_replica_offline_add(struct dir_replica *r, const char *user, const char *id,
-                        const char *stanza, size_t len, const unsigned char *label,
-                        size_t label_len, int64_t ts_ms, char **dn)
+dir_replica_offline_add(struct dir_replica *r, const char *user, const char *id, const char *stanza,
+                        size_t len, const unsigned char *label, size_t label_len, int64_t ts_ms,
+                        char **dn)
 {
     struct rep_user *ru;
     struct rep_kids *k;

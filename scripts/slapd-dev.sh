@@ -7,6 +7,7 @@
 #   slapd-dev.sh start DIR PORT   create DIR (scratch: wiped if it holds an old instance),
 #                                 start slapd on ldap://127.0.0.1:PORT and ldapi, write DIR/env
 #   slapd-dev.sh stop DIR         stop the slapd of DIR and wait for it to exit
+#   slapd-dev.sh restart DIR      stop and start it again on the same data (reconnect tests)
 #   slapd-dev.sh status DIR       exit 0 when it answers, 3 when it is not running
 #
 # DIR/env is shell-sourceable: LDAP_URI LDAP_BASE LDAP_USERS LDAP_SERVICE_DN
@@ -37,7 +38,7 @@ die() {
 }
 usage() {
     cat >&2 <<EOF
-usage: $0 start DIR PORT | stop DIR | status DIR
+usage: $0 start DIR PORT | stop DIR | restart DIR | status DIR
 EOF
     exit 2
 }
@@ -88,6 +89,32 @@ log_tail() {
         printf 'slapd-dev: last lines of %s:\n' "$1/slapd.log" >&2
         tail -n 15 "$1/slapd.log" | sed 's/^/    /' >&2
     fi
+}
+
+# Starts slapd on DIR's existing configuration and waits until it answers.
+launch() {
+    local dir="$1" ldap_uri="$2" ldapi_uri="$3" port="$4" pid
+    say "starting slapd on $ldap_uri and $ldapi_uri (log: $dir/slapd.log)"
+    "$(slapd_bin)" -d 0 -h "$ldap_uri $ldapi_uri" -F "$dir/slapd.d" </dev/null >>"$dir/slapd.log" 2>&1 &
+    pid=$!
+    printf '%s\n' "$pid" >"$dir/slapd.pid"
+
+    say "waiting for slapd (pid $pid) to answer, up to ${START_DEADLINE_S}s"
+    local deadline=$((SECONDS + START_DEADLINE_S))
+    until ldapwhoami -x -H "$ldap_uri" >/dev/null 2>&1; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log_tail "$dir"
+            rm -f "$dir/slapd.pid"
+            die "slapd exited during startup" "read $dir/slapd.log; is port $port free and $dir writable?"
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            log_tail "$dir"
+            kill "$pid" 2>/dev/null || true
+            rm -f "$dir/slapd.pid"
+            die "slapd did not answer on $ldap_uri within ${START_DEADLINE_S}s" "read $dir/slapd.log"
+        fi
+        sleep 0.05
+    done
 }
 
 cmd_start() {
@@ -260,27 +287,7 @@ EOF
         die "slapadd -n1 rejected $dir/base.ldif" "read the messages above"
     fi
 
-    say "starting slapd on $ldap_uri and $ldapi_uri (log: $dir/slapd.log)"
-    "$(slapd_bin)" -d 0 -h "$ldap_uri $ldapi_uri" -F "$dir/slapd.d" </dev/null >"$dir/slapd.log" 2>&1 &
-    pid=$!
-    printf '%s\n' "$pid" >"$dir/slapd.pid"
-
-    say "waiting for slapd (pid $pid) to answer, up to ${START_DEADLINE_S}s"
-    local deadline=$((SECONDS + START_DEADLINE_S))
-    until ldapwhoami -x -H "$ldap_uri" >/dev/null 2>&1; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log_tail "$dir"
-            rm -f "$dir/slapd.pid"
-            die "slapd exited during startup" "read $dir/slapd.log; is port $port free and $dir writable?"
-        fi
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            log_tail "$dir"
-            kill "$pid" 2>/dev/null || true
-            rm -f "$dir/slapd.pid"
-            die "slapd did not answer on $ldap_uri within ${START_DEADLINE_S}s" "read $dir/slapd.log"
-        fi
-        sleep 0.05
-    done
+    launch "$dir" "$ldap_uri" "$ldapi_uri" "$port"
 
     say "checking the service account can bind"
     if ! ldapwhoami -x -H "$ldap_uri" -D "$SERVICE_DN" -y "$dir/service.secret" >/dev/null 2>&1; then
@@ -304,7 +311,7 @@ EOF
         q LDAPI_URI "$ldapi_uri"
         q SLAPD_PID_FILE "$dir/slapd.pid"
     } >"$dir/env"
-    say "ready: pid $pid, $ldap_uri, base $BASE_DN (source $dir/env)"
+    say "ready: pid $(cat "$dir/slapd.pid"), $ldap_uri, base $BASE_DN (source $dir/env)"
 }
 
 cmd_stop() {
@@ -337,6 +344,18 @@ cmd_stop() {
     say "stopped"
 }
 
+# Stops and starts the slapd of DIR on the data it has: for reconnect tests.
+cmd_restart() {
+    local dir="$1"
+    [ -f "$dir/env" ] && [ -d "$dir/slapd.d" ] || die "$dir holds no instance" "create one first: $0 start $dir PORT"
+    dir="$(cd "$dir" && pwd)"
+    # shellcheck disable=SC1091
+    . "$dir/env"
+    cmd_stop "$dir"
+    launch "$dir" "$LDAP_URI" "$LDAPI_URI" "$LDAP_PORT"
+    say "restarted: pid $(cat "$dir/slapd.pid"), $LDAP_URI (data kept)"
+}
+
 cmd_status() {
     local dir="$1" pid
     [ -d "$dir" ] || die "no such folder $dir" "pass the DIR given to start"
@@ -361,6 +380,7 @@ cmd_status() {
 case "$1" in
 start) [ $# -eq 3 ] || usage; cmd_start "$2" "$3" ;;
 stop) [ $# -eq 2 ] || usage; cmd_stop "$2" ;;
+restart) [ $# -eq 2 ] || usage; cmd_restart "$2" ;;
 status) [ $# -eq 2 ] || usage; cmd_status "$2" ;;
 *) usage ;;
 esac

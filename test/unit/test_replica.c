@@ -165,6 +165,24 @@ test_replica_add_modify_delete_user(void **state)
     assert_int_equal(f->changes, 3);
 }
 
+/* A full reload re-sends every entry: unchanged users are not reported. */
+static void
+test_replica_unchanged_put_is_quiet(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "alice", "alice@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+    f->changes = 0;
+    dir_replica_refresh_begin(f->r);
+    dir_replica_put(f->r, uuid(1), &t.e);
+    assert_int_equal(f->changes, 0);
+    assert_int_equal(dir_replica_sweep(f->r), 0);
+    struct dir_user *u = dir_replica_user(f->r, "alice@localhost");
+    assert_non_null(u);
+    dir_user_unref(u);
+}
+
 static void
 test_replica_jid_change_notifies_both(void **state)
 {
@@ -228,7 +246,8 @@ test_replica_children_attach_by_parent_dn(void **state)
     assert_string_equal(items[1].jid, "carol@localhost");
     dir_roster_free(items, n);
 
-    struct dir_roster_item *one = dir_replica_roster_find(f->r, "alice@localhost", "carol@localhost");
+    struct dir_roster_item *one =
+        dir_replica_roster_find(f->r, "alice@localhost", "carol@localhost");
     assert_non_null(one);
     assert_int_equal(one->sub, DIR_SUB_TO);
     dir_roster_free(one, 1);
@@ -395,7 +414,8 @@ test_replica_local_del_and_failed_write(void **state)
     struct dir_roster_item it = {"dave@localhost", NULL, DIR_SUB_NONE, false, false, 0, NULL};
     bool existed;
     dir_replica_roster_put(f->r, "alice@localhost", &it, &dn, &existed);
-    struct dir_roster_item *got = dir_replica_roster_find(f->r, "alice@localhost", "dave@localhost");
+    struct dir_roster_item *got =
+        dir_replica_roster_find(f->r, "alice@localhost", "dave@localhost");
     assert_non_null(got);
     dir_roster_free(got, 1);
     dir_replica_unpend(f->r, dn, false);
@@ -413,17 +433,17 @@ test_replica_offline_local_add_del(void **state)
     dir_replica_put(f->r, uuid(1), &t.e);
     char *dn = NULL;
     static const unsigned char label[] = {0x31, 0x00};
-    assert_int_equal(dir_replica_offline_add(f->r, "bob@localhost", "Id-1", "<m/>", 4, label, 2, 5,
-                                             &dn),
-                     PAL_OK);
+    assert_int_equal(
+        dir_replica_offline_add(f->r, "bob@localhost", "Id-1", "<m/>", 4, label, 2, 5, &dn),
+        PAL_OK);
     assert_string_equal(dn, "xmppOfflineId=Id-1,uid=bob," USERS);
     char *dn2 = NULL;
-    assert_int_equal(dir_replica_offline_add(f->r, "bob@localhost", "id-1", "<m/>", 4, NULL, 0, 5,
-                                             &dn2),
-                     PAL_EEXIST);
-    assert_int_equal(dir_replica_offline_add(f->r, "x@localhost", "id-2", "<m/>", 4, NULL, 0, 5,
-                                             &dn2),
-                     PAL_ENOENT);
+    assert_int_equal(
+        dir_replica_offline_add(f->r, "bob@localhost", "id-1", "<m/>", 4, NULL, 0, 5, &dn2),
+        PAL_EEXIST);
+    assert_int_equal(
+        dir_replica_offline_add(f->r, "x@localhost", "id-2", "<m/>", 4, NULL, 0, 5, &dn2),
+        PAL_ENOENT);
 
     /* the echo replaces the local copy in place */
     offline_entry(&t, "bob", "Id-1", "19700101000000.005Z");
@@ -507,11 +527,11 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replica_add_modify_delete_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_unchanged_put_is_quiet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replica_jid_change_notifies_both, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replica_ignores_users_outside_base_and_bad_entries,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replica_children_attach_by_parent_dn, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_replica_children_attach_by_parent_dn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replica_offline_oldest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replica_present_then_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replica_local_roster_put_and_echo, setup, teardown),
