@@ -24,8 +24,8 @@
 #define SCRAM_MAX_SALT 256
 
 struct scram_hash {
-    const char *name;     /* "SHA-256" */
-    const char *mech;     /* "SCRAM-SHA-256" */
+    const char *name; /* "SHA-256" */
+    const char *mech; /* "SCRAM-SHA-256" */
     const EVP_MD *(*md)(void);
     size_t len;
 };
@@ -77,8 +77,8 @@ scram_free_secret(char *p)
 
 /* StoredKey and ServerKey from a normalised password. */
 static bool
-scram_keys(const struct scram_hash *h, const char *norm, const unsigned char *salt,
-           size_t salt_len, unsigned iter, unsigned char *stored, unsigned char *server)
+scram_keys(const struct scram_hash *h, const char *norm, const unsigned char *salt, size_t salt_len,
+           unsigned iter, unsigned char *stored, unsigned char *server)
 {
     unsigned char salted[EVP_MAX_MD_SIZE];
     unsigned char client[EVP_MAX_MD_SIZE];
@@ -127,8 +127,8 @@ scram_unb64(const char *s, size_t len, unsigned char *out)
 }
 
 char *
-dir_scram_secret(const char *hash, const char *password, const unsigned char *salt,
-                 size_t salt_len, unsigned iterations)
+dir_scram_secret(const char *hash, const char *password, const unsigned char *salt, size_t salt_len,
+                 unsigned iterations)
 {
     const struct scram_hash *h = hash ? scram_hash_by_name(hash) : NULL;
     unsigned char rnd[SCRAM_SALT_DEFAULT];
