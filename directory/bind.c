@@ -182,6 +182,7 @@ pool_dispatch(struct dir_bindpool *p)
         pc->cur = r;
         pc->sent_ms = ev_now(p->loop);
         dir_conn_sent(pc->c);
+        pool_arm_tick(p); /* the answer is due within timeout_ms */
         log_trace(TRACE_LDAP, "ldap bind-check-sent conn=%s id=%llu", dir_conn_name(pc->c),
                   (unsigned long long)r->id);
     }
