@@ -18,8 +18,11 @@ import harness as H
 BUILD = Path(os.environ.get("PALISADE_BUILD", H.ROOT / "build-asan"))
 SLAPD_PORT = 3891            # scripts/run.sh uses 3890
 NODE_PORTS = (15222, 15223)  # c2s (STARTTLS), c2s_tls (direct TLS)
-POOL_SIZE = int(os.environ.get("PALISADE_TEST_POOL", "160"))
+POOL_SIZE = int(os.environ.get("PALISADE_TEST_POOL", "320"))
 TEST_TIMEOUT_S = 180
+# PALISADE_TEST_CLIENT_TLS=direct: slixmpp clients use direct TLS (XEP-0368) by default
+# instead of STARTTLS.
+DIRECT_TLS_DEFAULT = os.environ.get("PALISADE_TEST_CLIENT_TLS", "starttls") == "direct"
 
 # Extra nodes, started the first time a test asks for them: settings and ports.
 AUX_NODES = {
@@ -85,7 +88,8 @@ def cert(workdir):
 def pool(slapd):
     p = H.UserPool(slapd)
     p.create(POOL_SIZE)
-    return p
+    yield p
+    print("\nuser pool: %d of %d users taken" % (POOL_SIZE - len(p.free), POOL_SIZE))
 
 
 def _start_node(workdir, name, ports, slapd, build_dir, cert, **kw):
@@ -176,8 +180,8 @@ def xmpp_client(harness, node):
     """xmpp_client(user_or_jid, password=None, *, on=None (a node; default the main one),
     direct_tls=False, resource=None, mech="SCRAM-SHA-256", connect=True, **opts)
     -> connected H.Client."""
-    def make(who, password=None, *, on=None, direct_tls=False, resource=None, connect=True,
-             **opts):
+    def make(who, password=None, *, on=None, direct_tls=DIRECT_TLS_DEFAULT, resource=None,
+             connect=True, **opts):
         n = on or node
         if isinstance(who, H.User):
             jid, password = who.jid, password or who.password

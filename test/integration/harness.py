@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape as xml_escape, quoteattr
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).absolute().parents[2]
 SCRIPTS = ROOT / "scripts"
 DOMAIN = "localhost"
 
