@@ -155,9 +155,12 @@ cmd_start() {
     rm -f "$dir/node.pid" "$dir/node.exit"
     : > "$dir/node.log"
     say "starting $bin -c $dir/node.cfg (log $dir/node.log)"
-    # The subshell is the node's parent: it records the exit status for stop.
+    # The subshell is the node's parent: it records the exit status for stop. It ignores
+    # the signals a terminal or a process-group kill sends, so it outlives the node;
+    # the node itself gets default dispositions back.
     (
-        "$bin" -c "$dir/node.cfg" </dev/null >>"$dir/node.log" 2>&1 &
+        trap '' INT TERM HUP
+        (trap - INT TERM HUP; exec "$bin" -c "$dir/node.cfg") </dev/null >>"$dir/node.log" 2>&1 &
         echo $! > "$dir/node.pid"
         rc=0
         wait $! || rc=$?

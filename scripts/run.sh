@@ -39,6 +39,7 @@ node_started=
 cleanup() {
     local rc=$?
     trap - INT TERM EXIT
+    set +e
     if [ -n "$node_started" ]; then
         step "stopping the node"
         scripts/node-dev.sh stop "$run/node" || rc=1
@@ -47,7 +48,9 @@ cleanup() {
         step "stopping the directory (slapd)"
         scripts/slapd-dev.sh stop "$run/slapd" || rc=1
     fi
-    [ -n "${tail_pid:-}" ] && kill "$tail_pid" 2>/dev/null
+    if [ -n "${tail_pid:-}" ]; then
+        kill "$tail_pid" 2>/dev/null || true
+    fi
     exit "$rc"
 }
 trap cleanup EXIT
@@ -123,7 +126,10 @@ node_pid=$(cat "$run/node/node.pid")
 
 fpr=$(openssl x509 -in "$run/tls/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
 host=$listen
-[ "$host" = 0.0.0.0 ] && host="this machine's address"
+case "$host" in
+    127.0.0.1) host=localhost ;;
+    0.0.0.0) host="localhost, or this machine's address from elsewhere" ;;
+esac
 # shellcheck disable=SC1091
 users_base=$(set +u; . "$run/slapd/env"; echo "$LDAP_USERS")
 cat <<MSG
@@ -134,7 +140,6 @@ Connect any XMPP client (Gajim, Dino, Psi+, Profanity, ...):
   account    alice@$domain   password alice-secret
              bob@$domain     password bob-secret     (also carol, dave: <name>-secret)
   server     $host, port $c2s_port (STARTTLS) or $c2s_tls_port (direct TLS)
-             ("localhost" works as the server name when LISTEN is 127.0.0.1)
   certificate  self-signed for "$domain": accept it when the client asks; its SHA-256
              fingerprint is $fpr
 Add a user (the directory is at ldap://127.0.0.1:$ldap_port, users under $users_base):
