@@ -142,8 +142,9 @@ void dir_replica_on_user_changed(struct dir_replica *r, dir_user_changed_fn fn, 
  * of a refresh that started without a cookie). Entries with a local write in
  * flight survive the sweep. */
 void dir_replica_refresh_begin(struct dir_replica *r);
-/* Add or modify: e is the entry's full current state. PAL_OK, or
- * PAL_EMALFORMED (entry ignored; the replica keeps no stale copy of it). */
+/* Add or modify: e is the entry's full current state. PAL_OK; PAL_EEXIST when
+ * another user entry holds the same JID (kept, reachable by DN only, until the
+ * other goes); or PAL_EMALFORMED (entry ignored; no stale copy is kept). */
 int dir_replica_put(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e);
 void dir_replica_remove(struct dir_replica *r, const unsigned char uuid[16]);
 void dir_replica_present(struct dir_replica *r, const unsigned char uuid[16]);

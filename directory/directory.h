@@ -86,6 +86,7 @@ struct dir_offline {
  * is still the default, dir_new sets it to SIG_IGN. */
 int dir_new(struct ev_loop *loop, const struct dir_settings *settings, struct dir **out,
             char *err, size_t errlen);
+/* Pending callbacks do not run. Not from inside a directory callback. */
 void dir_free(struct dir *d);
 /* True once the first refresh completed (the replica is complete). */
 bool dir_is_ready(const struct dir *d);

@@ -453,14 +453,15 @@ put_user(struct dir_replica *r, const unsigned char uuid[16], const struct dir_e
     ru->ndn = ndn;
     ru->o.gen = r->gen;
     user_map(r, ru);
+    int rc = hmap_get(&r->by_jid, HKEY(u->jid)) == ru ? PAL_OK : PAL_EEXIST;
     if (old_jid && strcmp(old_jid, u->jid) != 0) {
         jid_relink(r, old_jid);
         notify(r, old_jid);
     }
     free(old_jid);
-    if (!same)
+    if (!same && rc == PAL_OK)
         notify(r, u->jid);
-    return PAL_OK;
+    return rc;
 }
 
 static int

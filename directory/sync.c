@@ -211,7 +211,12 @@ sync_apply_entry(struct dir_sync *s, LDAP *ld, LDAPMessage *m, const unsigned ch
     ber_free(b, 0);
 
     struct dir_entry e = {dn, n, attrs};
-    if (dir_replica_put(s->r, uuid, &e) != PAL_OK)
+    int rc = dir_replica_put(s->r, uuid, &e);
+    if (rc == PAL_EEXIST)
+        log_warn("ldap sync-duplicate-jid dn=\"%s\" action=\"ignored while another entry holds "
+                 "the JID\"",
+                 dn);
+    else if (rc != PAL_OK)
         log_warn("ldap sync-skip dn=\"%s\" reason=\"malformed %s entry\"", dn,
                  dir_entry_kind(&e) == DIR_KIND_USER ? "user" : "child");
     else

@@ -496,7 +496,9 @@ test_replica_duplicate_jid(void **state)
     user_entry(&t, "a1", "same@localhost", NULL);
     dir_replica_put(f->r, uuid(1), &t.e);
     user_entry(&t, "a2", "same@localhost", "FALSE");
-    dir_replica_put(f->r, uuid(2), &t.e);
+    f->changes = 0;
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_EEXIST);
+    assert_int_equal(f->changes, 0);
     struct dir_user *u = dir_replica_user(f->r, "same@localhost");
     assert_string_equal(u->dn, "uid=a1," USERS); /* the first keeps it */
     dir_user_unref(u);
