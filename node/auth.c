@@ -314,13 +314,20 @@ auth_setup_binding(struct auth *a, SSL *ssl, const char *initial, size_t len, bo
         tbuf[tl] = '\0';
         type = tbuf;
     } else {
+        /* The downgrade check only makes sense when -PLUS was offered. */
+        if (!auth_mech_offered(a->srv, ssl, "SCRAM-SHA-256-PLUS") &&
+            !auth_mech_offered(a->srv, ssl, "SCRAM-SHA-1-PLUS"))
+            return true;
         type = tls_binding_types(ssl)[0];
         if (!type)
             return true;
     }
     size_t n = tls_channel_binding(ssl, type, a->cb_data, sizeof a->cb_data);
-    if (n == 0)
+    if (n == 0) {
+        log_trace(TRACE_SASL, "sasl binding-unavailable mech=%s type=%s tls=%s", a->mech, type,
+                  SSL_get_version(ssl));
         return !plus;
+    }
     a->cb.name = type == tbuf ? (strcmp(tbuf, "tls-unique") == 0 ? "tls-unique" : "tls-exporter")
                               : type;
     a->cb.critical = plus ? 1 : 0;

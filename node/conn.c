@@ -370,11 +370,33 @@ conn_flush_tls(struct conn *c)
     }
 }
 
+static void conn_do_handshake(struct conn *c);
+
+/* Before the handshake, plaintext queued earlier (<proceed/>) must leave
+ * first, in the clear. */
+static void
+conn_flush_before_handshake(struct conn *c)
+{
+    if (c->queued > 0 && conn_flush_plain(c) != PAL_OK) {
+        conn_kill(c, "write-error");
+        return;
+    }
+    if (c->queued == 0)
+        conn_do_handshake(c);
+    else
+        conn_update_mask(c);
+}
+
 static void
 conn_flush(struct conn *c)
 {
-    if (c->state == CONN_DEAD || c->handshaking)
+    if (c->state == CONN_DEAD)
         return;
+    if (c->handshaking) {
+        if (c->queued > 0)
+            conn_flush_before_handshake(c);
+        return;
+    }
     int rc = c->ssl ? conn_flush_tls(c) : conn_flush_plain(c);
     if (rc != PAL_OK) {
         conn_kill(c, "write-error");
@@ -457,7 +479,7 @@ conn_start_tls(struct conn *c)
     }
     SSL_set_accept_state(c->ssl);
     c->handshaking = true;
-    conn_do_handshake(c);
+    conn_flush_before_handshake(c);
     return PAL_OK;
 }
 
@@ -530,7 +552,7 @@ conn_on_event(struct ev_loop *loop, int fd, unsigned events, void *arg)
         return;
     }
     if (c->handshaking) {
-        conn_do_handshake(c);
+        conn_flush_before_handshake(c);
         return;
     }
     if ((events & EV_WRITE) && (c->want_write || c->ssl_read_wants_write)) {
