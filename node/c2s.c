@@ -163,8 +163,7 @@ c2s_end_session(struct c2s *c)
     if (!s)
         return;
     c->sess = NULL;
-    if (s->available)
-        presence_session_ended(c->srv, s);
+    presence_session_ended(c->srv, s); /* checks availability and directed presence itself */
     if (sess_table_find(c->srv->sessions, s->jid->full) == s)
         sess_table_del(c->srv->sessions, s);
     log_info("c2s session-end conn=%" PRIu64 " sess=%" PRIu64 " jid=%s", c->id, s->id,
@@ -697,8 +696,36 @@ c2s_on_stanza(void *arg, struct xml_tree *tree)
     }
     struct stanza *st = NULL;
     const char *cond = NULL;
+    /* Kept for a stanza error: the tree goes with stanza_from_tree. */
+    char name[16] = "", sid[256] = "";
+    bool addressed_ok = c->state == C2S_SESSION && strcmp(tree->root->ns, XMPP_NS_CLIENT) == 0;
+    if (addressed_ok) {
+        const char *v = xml_attr(tree->root, "id");
+        snprintf(name, sizeof name, "%s", tree->root->name);
+        snprintf(sid, sizeof sid, "%s", v ? v : "");
+        v = xml_attr(tree->root, "type");
+        addressed_ok = !(v && strcmp(v, "error") == 0);
+    }
     if (stanza_from_tree(tree, &st, &cond) != PAL_OK) {
-        c2s_stream_error(c, cond ? cond : "bad-format", NULL);
+        if (cond && strcmp(cond, "jid-malformed") == 0 && addressed_ok) {
+            /* RFC 6120 §8.3.3.8: a stanza error, not a stream error. */
+            struct buf b;
+            buf_init(&b);
+            buf_printf(&b, "<%s type='error'", name);
+            if (sid[0]) {
+                buf_append_str(&b, " id='");
+                buf_append_xml_escaped(&b, sid, strlen(sid), 1);
+                buf_append_str(&b, "'");
+            }
+            buf_printf(&b, "><error type='modify'><jid-malformed xmlns='" XMPP_NS_STANZAS
+                           "'/></error></%s>",
+                       name);
+            conn_send(c->conn, buf_head(&b), buf_used(&b));
+            buf_free(&b);
+            return;
+        }
+        c2s_stream_error(c, cond && strcmp(cond, "jid-malformed") != 0 ? cond : "bad-format",
+                         NULL);
         return;
     }
     if (c->state == C2S_BIND)

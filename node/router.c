@@ -67,6 +67,13 @@ router_route_iq(struct server *srv, struct stanza *st, struct sess *origin)
 void
 router_route(struct server *srv, struct stanza *st, struct sess *origin)
 {
+    /* Presence always reaches its handler first: the sender's side of a
+     * subscription or directed presence is bookkept even for remote contacts;
+     * the handler re-routes the outbound copy with origin NULL. */
+    if (st->kind == STANZA_PRESENCE && origin) {
+        presence_handle(srv, st, origin);
+        return;
+    }
     if (st->to && !server_is_local_domain(srv, st->to->domain)) {
         /* No server-to-server yet: every remote domain is unreachable. */
         if (st->kind != STANZA_PRESENCE)
