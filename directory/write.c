@@ -465,14 +465,13 @@ dir_writer_free(struct dir_writer *w)
 {
     if (!w)
         return;
-    for (struct wlist *l = &w->queue;; l = &w->inflight) {
-        while (l->head) {
-            struct wop *op = l->head;
-            wl_remove(l, op);
+    struct wlist *lists[] = {&w->queue, &w->inflight};
+    for (size_t i = 0; i < 2; i++) {
+        for (struct wop *op = lists[i]->head, *next; op; op = next) {
+            next = op->next;
             wop_free(op);
         }
-        if (l == &w->inflight)
-            break;
+        *lists[i] = (struct wlist){NULL, NULL, 0};
     }
     ev_timer_del(w->loop, w->tick_timer);
     ev_timer_del(w->loop, w->retry_timer);
