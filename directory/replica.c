@@ -464,10 +464,38 @@ put_user(struct dir_replica *r, const unsigned char uuid[16], const struct dir_e
     return rc;
 }
 
+static struct rep_item *item_by_ndn(struct dir_replica *r, const char *ndn);
+
+/* A local write to ndn is still in flight: the replica already holds a state
+ * at least as new as anything the directory can echo now (syncprov sends an
+ * entry's state at the time it was written), so an echo must not bring back
+ * the past: a roster item going back a subscription state, or an offline
+ * message deleted locally coming back to be delivered twice. Only the uuid
+ * is linked, so a later delete from the directory finds the item. */
+static int
+put_item_pending(struct dir_replica *r, const unsigned char uuid[16], char *ndn,
+                 struct rep_obj *old)
+{
+    struct rep_item *cur = item_by_ndn(r, ndn);
+    free(ndn);
+    if (old && (!cur || old != &cur->o))
+        obj_remove(r, old, true);
+    if (cur) {
+        if (!cur->o.has_uuid || memcmp(cur->o.uuid, uuid, 16) != 0) {
+            uuid_unlink(r, &cur->o);
+            uuid_link(r, &cur->o, uuid);
+        }
+        cur->o.gen = r->gen;
+    }
+    return PAL_OK;
+}
+
 static int
 put_item(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e,
          enum dir_kind kind, char *ndn, struct rep_obj *old)
 {
+    if (is_pending(r, ndn))
+        return put_item_pending(r, uuid, ndn, old);
     const char *why = NULL;
     struct rep_item *it = xcalloc(1, sizeof *it);
     int rc = kind == DIR_KIND_ROSTER ? dir_map_roster(e, &it->roster, &why)

@@ -524,6 +524,61 @@ test_replica_entry_leaving_filter(void **state)
     assert_int_equal(dir_replica_entry_count(f->r), 0);
 }
 
+/* An echo of an earlier write of ours must not take the replica back in time
+ * while a later local write to the same entry is still in flight. */
+static void
+test_replica_stale_echo_of_pending_item_is_ignored(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "bob", "bob@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+
+    /* first local write: none -> from; its echo arrives while a second local
+     * write (from -> both) is in flight */
+    struct dir_roster_item item = {.jid = "alice@localhost", .sub = DIR_SUB_FROM};
+    char *dn1 = NULL, *dn2 = NULL;
+    bool existed = false;
+    assert_int_equal(dir_replica_roster_put(f->r, "bob@localhost", &item, &dn1, &existed), PAL_OK);
+    dir_replica_unpend(f->r, dn1, true);
+    item.sub = DIR_SUB_BOTH;
+    assert_int_equal(dir_replica_roster_put(f->r, "bob@localhost", &item, &dn2, &existed), PAL_OK);
+    roster_entry(&t, "bob", "alice@localhost", "from");
+    assert_int_equal(dir_replica_put(f->r, uuid(30), &t.e), PAL_OK);
+    struct dir_roster_item *one = dir_replica_roster_find(f->r, "bob@localhost", "alice@localhost");
+    assert_non_null(one);
+    assert_int_equal(one->sub, DIR_SUB_BOTH);
+    dir_roster_free(one, 1);
+
+    /* once our write is done, the directory's current state counts again */
+    dir_replica_unpend(f->r, dn2, true);
+    roster_entry(&t, "bob", "alice@localhost", "both");
+    dir_replica_put(f->r, uuid(30), &t.e);
+    dir_replica_remove(f->r, uuid(30));
+    assert_null(dir_replica_roster_find(f->r, "bob@localhost", "alice@localhost"));
+    free(dn1);
+    free(dn2);
+
+    /* an offline message deleted locally does not come back with a late echo */
+    char *dn = NULL, *ddn = NULL;
+    assert_int_equal(dir_replica_offline_add(f->r, "bob@localhost", "m1", "<m/>", 4, NULL, 0,
+                                             1704067204000, &dn),
+                     PAL_OK);
+    dir_replica_unpend(f->r, dn, true);
+    assert_int_equal(dir_replica_offline_del(f->r, "bob@localhost", "m1", &ddn), PAL_OK);
+    offline_entry(&t, "bob", "m1", "20240101000004Z");
+    dir_replica_put(f->r, uuid(31), &t.e);
+    struct dir_offline *m = NULL;
+    size_t n = 9;
+    int rc = dir_replica_offline_get(f->r, "bob@localhost", &m, &n);
+    assert_true(rc == PAL_ENOENT || n == 0);
+    if (rc == PAL_OK)
+        dir_offline_free(m, n);
+    dir_replica_unpend(f->r, ddn, true);
+    free(dn);
+    free(ddn);
+}
+
 int
 main(void)
 {
@@ -542,6 +597,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_replica_delete_of_pending_item_keeps_it, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_replica_duplicate_jid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_stale_echo_of_pending_item_is_ignored, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_replica_entry_leaving_filter, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
