@@ -123,6 +123,8 @@ static const struct config_item node_items[] = {
      NULL, true},
     {"limits.rate_bytes_per_s", CONFIG_INT, S(rate_bytes_per_s), "0", 0, 1073741824, NULL, true},
     {"limits.max_offline_messages", CONFIG_INT, S(max_offline), "1000", 0, 1000000, NULL, true},
+    {"policy.spif", CONFIG_STRLIST, S(policy_spif), "", 0, 0, NULL, false},
+    {"policy.flot", CONFIG_BOOL, S(policy_flot), "true", 0, 0, NULL, true},
     {"log.level", CONFIG_STRING, S(log_level), "info", 0, 0, check_log_level, true},
     {"log.syslog", CONFIG_BOOL, S(log_syslog), "false", 0, 0, NULL, false},
     {"log.trace", CONFIG_STRLIST, S(log_trace), "", 0, 0, check_trace, true},

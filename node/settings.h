@@ -42,6 +42,10 @@ struct node_settings {
     char *log_level;                   /* log.level */
     bool log_syslog;                   /* log.syslog */
     struct config_strlist log_trace;   /* log.trace areas */
+    /* policy (security labels) */
+    struct config_strlist policy_spif; /* policy.spif: SPIF files enforced; empty = no labels */
+    bool policy_flot;                  /* policy.flot: marking as first body line for
+                                          receivers without label support */
     /* directory */
     struct dir_settings ldap;          /* ldap.* (directory/dir_config.c) */
 };
