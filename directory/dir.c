@@ -266,6 +266,12 @@ dir_on_user_changed(struct dir *d, dir_user_changed_fn fn, void *arg)
 }
 
 void
+dir_on_settings_changed(struct dir *d, void (*fn)(void *arg), void *arg)
+{
+    dir_replica_on_settings_changed(d->r, fn, arg);
+}
+
+void
 dir_on_ready(struct dir *d, dir_ready_fn fn, void *arg)
 {
     d->ready_fn = fn;
@@ -284,6 +290,12 @@ struct dir_user *
 dir_user_get(struct dir *d, const char *bare_jid)
 {
     return dir_replica_user(d->r, bare_jid);
+}
+
+int
+dir_default_label(struct dir *d, const char *domain, unsigned char **der, size_t *len)
+{
+    return dir_replica_default_label(d->r, domain, der, len);
 }
 
 size_t

@@ -52,6 +52,15 @@ enum dir_kind {
     DIR_KIND_USER,
     DIR_KIND_ROSTER,
     DIR_KIND_OFFLINE,
+    DIR_KIND_SETTINGS,
+};
+
+/* A settings entry (objectClass xmppServerSettings, anywhere under ldap.base). */
+struct dir_server_settings {
+    size_t n_domains;
+    char **domains; /* xmppDomain values, normalised; none = server-wide */
+    unsigned char *default_label; /* xmppDefaultLabel DER, or NULL */
+    size_t default_label_len;
 };
 
 /* One replicated kind of entry: the object class that selects it and the
@@ -84,6 +93,16 @@ int dir_map_roster(const struct dir_entry *e, struct dir_roster_item *out, const
  * the epoch, 0 when absent. */
 int dir_map_offline(const struct dir_entry *e, struct dir_offline *out, int64_t *ts_ms,
                     const char **why);
+
+/* Fills *out (clear with dir_server_settings_clear). An xmppDomain value that
+ * is not a domain makes the whole entry PAL_EMALFORMED: read as server-wide,
+ * it would apply to every domain. */
+int dir_map_settings(const struct dir_entry *e, struct dir_server_settings *out, const char **why);
+void dir_server_settings_clear(struct dir_server_settings *s);
+bool dir_server_settings_equal(const struct dir_server_settings *a,
+                               const struct dir_server_settings *b);
+/* "user", "roster item", "offline message", "settings", "other" (logs). */
+const char *dir_kind_str(enum dir_kind k);
 
 void dir_roster_item_clear(struct dir_roster_item *it);
 /* Deep copy; dst is overwritten (not cleared first). */
@@ -135,6 +154,8 @@ struct dir_replica;
 struct dir_replica *dir_replica_new(const char *users_base);
 void dir_replica_free(struct dir_replica *r);
 void dir_replica_on_user_changed(struct dir_replica *r, dir_user_changed_fn fn, void *arg);
+/* Called after a settings entry was added, changed or removed. */
+void dir_replica_on_settings_changed(struct dir_replica *r, void (*fn)(void *arg), void *arg);
 
 /* Sync input. A refresh starts a new generation; entries added, modified or
  * reported present after that belong to it; dir_replica_sweep() then removes
@@ -156,6 +177,9 @@ struct dir_user *dir_replica_user(struct dir_replica *r, const char *bare_jid);
 size_t dir_replica_user_count(const struct dir_replica *r);
 /* Entries of any kind known by entryUUID (tests, diagnostics). */
 size_t dir_replica_entry_count(const struct dir_replica *r);
+/* As dir_default_label() (directory.h). */
+int dir_replica_default_label(struct dir_replica *r, const char *domain, unsigned char **der,
+                              size_t *len);
 int dir_replica_roster_get(struct dir_replica *r, const char *user, struct dir_roster_item **items,
                            size_t *n);
 struct dir_roster_item *dir_replica_roster_find(struct dir_replica *r, const char *user,

@@ -11,6 +11,9 @@
  *            the bare JID (local@domain), so one directory serves several domains.
  *   roster:  xmppContactJID=<jid>,<user dn>      (objectClass xmppRosterItem)
  *   offline: xmppOfflineId=<id>,<user dn>        (objectClass xmppOfflineMessage)
+ *   settings: any entry under ldap.base with objectClass xmppServerSettings
+ *            (usually cn=default,ou=settings,<base> for the server, and
+ *            cn=<domain>,ou=settings,<base> with xmppDomain=<domain>).
  */
 #ifndef PALISADE_DIRECTORY_H
 #define PALISADE_DIRECTORY_H
@@ -57,6 +60,14 @@ struct dir_user {
     char *cn, *given_name, *sn, *mail, *telephone, *title, *ou;
     unsigned char *jpeg;
     size_t jpeg_len;
+    /* xmppDefaultLabel: DER ESSSecurityLabel applied to this user's unlabelled
+     * messages (not parsed here), NULL when absent. */
+    unsigned char *default_label;
+    size_t default_label_len;
+    /* xmppLabelSupport: -1 absent (decide from caps/disco), 0 FALSE (FLOT),
+     * 1 TRUE. A value that is neither TRUE nor FALSE reads as 0: the marking
+     * is shown in the body rather than lost. */
+    int label_support;
 };
 
 enum dir_sub { DIR_SUB_NONE, DIR_SUB_TO, DIR_SUB_FROM, DIR_SUB_BOTH };
@@ -100,6 +111,20 @@ void dir_on_user_changed(struct dir *d, dir_user_changed_fn fn, void *arg);
 /* Called once when the first refresh completes. */
 typedef void (*dir_ready_fn)(void *arg);
 void dir_on_ready(struct dir *d, dir_ready_fn fn, void *arg);
+
+/* The default label for unlabelled messages of domain (normalised, as in a
+ * JID; ASCII case is ignored; NULL = the server-wide one only): the
+ * xmppDefaultLabel of a settings entry whose xmppDomain holds domain, else of a
+ * settings entry without xmppDomain. Where several entries qualify, the one
+ * with the lowest normalised DN wins; a domain entry without xmppDefaultLabel
+ * does not hide the server-wide label. PAL_OK and *der (a malloc'd copy of the
+ * DER ESSSecurityLabel, not parsed here: caller parses and frees) and *len, or
+ * PAL_ENOENT (no default label: *der NULL, *len 0). */
+int dir_default_label(struct dir *d, const char *domain, unsigned char **der, size_t *len);
+/* Called after a settings entry was added, changed or removed (not for a
+ * reload that changed nothing), from the loop; re-read with
+ * dir_default_label(). One listener; fn NULL removes it. */
+void dir_on_settings_changed(struct dir *d, void (*fn)(void *arg), void *arg);
 
 /* The user with this normalised bare JID: takes a reference, NULL if unknown. */
 struct dir_user *dir_user_get(struct dir *d, const char *bare_jid);

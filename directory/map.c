@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* map.c - directory entries as plain attribute lists <-> the structs node/
- * reads (dir_user, dir_roster_item, dir_offline), and DN handling (RFC 4514).
+ * reads (dir_user, dir_roster_item, dir_offline, dir_server_settings), and DN
+ * handling (RFC 4514).
  * Pure: no LDAP handles, no I/O, no logging; sync.c turns libldap messages into
  * struct dir_entry, replica.c keeps what comes out, write.c sends what the
  * *_attrs builders produce. Unit-tested in test/unit/test_map.c. */
@@ -23,9 +24,10 @@
 /* ---- Which entries we replicate ----------------------------------------- */
 
 static const char *const user_attrs[] = {
-    "objectClass", "xmppJID",  "xmppAccountEnabled", "xmppScramSecret", "xmppClearance", "cn",
-    "givenName",   "sn",       "mail",               "telephoneNumber", "title",         "ou",
-    "jpegPhoto",   NULL,
+    "objectClass",      "xmppJID",          "xmppAccountEnabled", "xmppScramSecret",
+    "xmppClearance",    "xmppDefaultLabel", "xmppLabelSupport",   "cn",
+    "givenName",        "sn",               "mail",               "telephoneNumber",
+    "title",            "ou",               "jpegPhoto",          NULL,
 };
 static const char *const roster_attrs[] = {
     "objectClass", "xmppContactJID", "xmppRosterName",  "xmppSubscription",
@@ -35,10 +37,15 @@ static const char *const offline_attrs[] = {
     "objectClass", "xmppOfflineId", "xmppStanza", "xmppSecurityLabel", "xmppTimestamp", NULL,
 };
 
+static const char *const settings_attrs[] = {
+    "objectClass", "cn", "xmppDomain", "xmppDefaultLabel", NULL,
+};
+
 const struct dir_class dir_classes[] = {
     {"xmppUser", DIR_KIND_USER, user_attrs},
     {"xmppRosterItem", DIR_KIND_ROSTER, roster_attrs},
     {"xmppOfflineMessage", DIR_KIND_OFFLINE, offline_attrs},
+    {"xmppServerSettings", DIR_KIND_SETTINGS, settings_attrs},
 };
 const size_t dir_n_classes = sizeof dir_classes / sizeof dir_classes[0];
 
@@ -77,6 +84,24 @@ dir_entry_kind(const struct dir_entry *e)
         if (dir_entry_has_class(e, dir_classes[i].object_class))
             return dir_classes[i].kind;
     return DIR_KIND_NONE;
+}
+
+const char *
+dir_kind_str(enum dir_kind k)
+{
+    switch (k) {
+    case DIR_KIND_USER:
+        return "user";
+    case DIR_KIND_ROSTER:
+        return "roster item";
+    case DIR_KIND_OFFLINE:
+        return "offline message";
+    case DIR_KIND_SETTINGS:
+        return "settings";
+    case DIR_KIND_NONE:
+        break;
+    }
+    return "other";
 }
 
 /* First value of name as a new string, or NULL. */
@@ -293,6 +318,13 @@ dir_map_user(const struct dir_entry *e, struct dir_user **out, const char **why)
     u->title = attr_str(e, "title");
     u->ou = attr_str(e, "ou");
     u->jpeg = attr_bin(e, "jpegPhoto", &u->jpeg_len);
+    u->default_label = attr_bin(e, "xmppDefaultLabel", &u->default_label_len);
+    /* Not TRUE/FALSE: FALSE, so the marking goes into the body (FLOT) rather
+     * than being lost on a client that does not show labels. */
+    a = dir_entry_attr(e, "xmppLabelSupport");
+    u->label_support = -1;
+    if (a && a->n > 0)
+        u->label_support = attr_bool(e, "xmppLabelSupport", false, false) ? 1 : 0;
     *out = u;
     return PAL_OK;
 }
@@ -321,6 +353,7 @@ dir_user_unref(struct dir_user *u)
     free(u->title);
     free(u->ou);
     free(u->jpeg);
+    free(u->default_label);
     free(u);
 }
 
@@ -345,7 +378,9 @@ dir_user_equal(const struct dir_user *a, const struct dir_user *b)
         !str_eq(a->given_name, b->given_name) || !str_eq(a->sn, b->sn) ||
         !str_eq(a->mail, b->mail) || !str_eq(a->telephone, b->telephone) ||
         !str_eq(a->title, b->title) || !str_eq(a->ou, b->ou) ||
-        !bin_eq(a->jpeg, a->jpeg_len, b->jpeg, b->jpeg_len))
+        !bin_eq(a->jpeg, a->jpeg_len, b->jpeg, b->jpeg_len) ||
+        !bin_eq(a->default_label, a->default_label_len, b->default_label, b->default_label_len) ||
+        a->label_support != b->label_support)
         return false;
     for (size_t i = 0; i < a->n_scram; i++)
         if (!str_eq(a->scram[i], b->scram[i]))
@@ -405,6 +440,52 @@ dir_map_offline(const struct dir_entry *e, struct dir_offline *out, int64_t *ts_
     if (ts && ts->n > 0 && dir_gentime_parse(ts->v[0].p, ts->v[0].len, ts_ms) != PAL_OK)
         *ts_ms = 0;
     return PAL_OK;
+}
+
+int
+dir_map_settings(const struct dir_entry *e, struct dir_server_settings *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    const struct dir_attr *a = dir_entry_attr(e, "xmppDomain");
+    if (a && a->n > 0) {
+        out->domains = xcalloc(a->n, sizeof *out->domains);
+        for (size_t i = 0; i < a->n; i++) {
+            char *raw = xmemdup(a->v[i].p, a->v[i].len);
+            char *d = strlen(raw) == a->v[i].len ? jid_normalize(raw) : NULL;
+            free(raw);
+            if (!d || strchr(d, '@') || strchr(d, '/')) {
+                free(d);
+                dir_server_settings_clear(out);
+                *why = "an xmppDomain value is not a domain";
+                return PAL_EMALFORMED;
+            }
+            out->domains[out->n_domains++] = d;
+        }
+    }
+    out->default_label = attr_bin(e, "xmppDefaultLabel", &out->default_label_len);
+    return PAL_OK;
+}
+
+void
+dir_server_settings_clear(struct dir_server_settings *s)
+{
+    for (size_t i = 0; i < s->n_domains; i++)
+        free(s->domains[i]);
+    free(s->domains);
+    free(s->default_label);
+    memset(s, 0, sizeof *s);
+}
+
+bool
+dir_server_settings_equal(const struct dir_server_settings *a, const struct dir_server_settings *b)
+{
+    if (a->n_domains != b->n_domains ||
+        !bin_eq(a->default_label, a->default_label_len, b->default_label, b->default_label_len))
+        return false;
+    for (size_t i = 0; i < a->n_domains; i++)
+        if (!str_eq(a->domains[i], b->domains[i]))
+            return false;
+    return true;
 }
 
 void

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* replica.c - the node's in-memory copy of the directory, fed by sync.c and
- * read on hot paths (SASL auxprop, routing, roster, offline delivery). Users
- * are found by bare JID, normalised DN and entryUUID; roster items and offline
- * messages live in a bucket per parent DN, so they attach to their user
- * whatever order the server sends them in. User data is handed out as
+ * read on hot paths (SASL auxprop, routing, roster, offline delivery, default
+ * labels). Users are found by bare JID, normalised DN and entryUUID; roster
+ * items and offline messages live in a bucket per parent DN, so they attach to
+ * their user whatever order the server sends them in. Server settings entries
+ * are few: a plain list, searched whole. User data is handed out as
  * refcounted snapshots that an update replaces, never edits.
  *
  * Local writes (roster, offline) change the replica at once and stay marked
@@ -14,6 +15,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/err.h"
 #include "core/mem.h"
@@ -189,6 +191,12 @@ struct pend {
     unsigned n;
 };
 
+struct rep_settings {
+    struct rep_obj o;
+    char *ndn;
+    struct dir_server_settings s;
+};
+
 struct dir_replica {
     char *users_base; /* normalised */
     uint64_t gen;
@@ -198,8 +206,12 @@ struct dir_replica {
     struct hmap by_jid;  /* bare JID -> struct rep_user */
     struct hmap kids;    /* parent ndn -> struct rep_kids */
     struct hmap pending; /* item ndn -> struct pend */
+    struct rep_settings **settings;
+    size_t n_settings, cap_settings;
     dir_user_changed_fn changed;
     void *changed_arg;
+    void (*settings_changed)(void *arg);
+    void *settings_changed_arg;
 };
 
 struct dir_replica *
@@ -220,11 +232,25 @@ dir_replica_on_user_changed(struct dir_replica *r, dir_user_changed_fn fn, void 
     r->changed_arg = arg;
 }
 
+void
+dir_replica_on_settings_changed(struct dir_replica *r, void (*fn)(void *arg), void *arg)
+{
+    r->settings_changed = fn;
+    r->settings_changed_arg = arg;
+}
+
 static void
 notify(struct dir_replica *r, const char *jid)
 {
     if (r->changed)
         r->changed(r->changed_arg, jid);
+}
+
+static void
+notify_settings(struct dir_replica *r)
+{
+    if (r->settings_changed)
+        r->settings_changed(r->settings_changed_arg);
 }
 
 static bool
@@ -396,6 +422,30 @@ offline_key(const char *id)
     return k;
 }
 
+/* ---- Settings ------------------------------------------------------------ */
+
+static void
+settings_free(struct rep_settings *rs)
+{
+    dir_server_settings_clear(&rs->s);
+    free(rs->ndn);
+    free(rs);
+}
+
+static void
+settings_remove(struct dir_replica *r, struct rep_settings *rs)
+{
+    uuid_unlink(r, &rs->o);
+    for (size_t i = 0; i < r->n_settings; i++) {
+        if (r->settings[i] == rs) {
+            r->settings[i] = r->settings[--r->n_settings];
+            break;
+        }
+    }
+    settings_free(rs);
+    notify_settings(r);
+}
+
 /* ---- Sync input ---------------------------------------------------------- */
 
 void
@@ -409,6 +459,10 @@ obj_remove(struct dir_replica *r, struct rep_obj *o, bool keep_pending)
 {
     if (o->kind == DIR_KIND_USER) {
         user_remove(r, (struct rep_user *)o);
+        return;
+    }
+    if (o->kind == DIR_KIND_SETTINGS) {
+        settings_remove(r, (struct rep_settings *)o);
         return;
     }
     struct rep_item *it = (struct rep_item *)o;
@@ -528,6 +582,47 @@ put_item(struct dir_replica *r, const unsigned char uuid[16], const struct dir_e
     return PAL_OK;
 }
 
+static int
+put_settings(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e,
+             char *ndn, struct rep_obj *old)
+{
+    const char *why = NULL;
+    struct dir_server_settings st;
+    if (dir_map_settings(e, &st, &why) != PAL_OK) {
+        if (old)
+            obj_remove(r, old, false); /* no stale copy: it may have said something else */
+        free(ndn);
+        return PAL_EMALFORMED;
+    }
+    if (old && old->kind == DIR_KIND_SETTINGS) {
+        struct rep_settings *rs = (struct rep_settings *)old;
+        bool same = dir_server_settings_equal(&rs->s, &st) && strcmp(rs->ndn, ndn) == 0;
+        dir_server_settings_clear(&rs->s);
+        rs->s = st;
+        free(rs->ndn);
+        rs->ndn = ndn;
+        rs->o.gen = r->gen;
+        if (!same)
+            notify_settings(r);
+        return PAL_OK;
+    }
+    if (old)
+        obj_remove(r, old, false);
+    struct rep_settings *rs = xcalloc(1, sizeof *rs);
+    rs->o.kind = DIR_KIND_SETTINGS;
+    rs->o.gen = r->gen;
+    rs->ndn = ndn;
+    rs->s = st;
+    uuid_link(r, &rs->o, uuid);
+    if (r->n_settings == r->cap_settings) {
+        r->cap_settings = r->cap_settings ? r->cap_settings * 2 : 4;
+        r->settings = xrealloc(r->settings, r->cap_settings * sizeof *r->settings);
+    }
+    r->settings[r->n_settings++] = rs;
+    notify_settings(r);
+    return PAL_OK;
+}
+
 int
 dir_replica_put(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e)
 {
@@ -545,6 +640,8 @@ dir_replica_put(struct dir_replica *r, const unsigned char uuid[16], const struc
     case DIR_KIND_ROSTER:
     case DIR_KIND_OFFLINE:
         return put_item(r, uuid, e, kind, ndn, old);
+    case DIR_KIND_SETTINGS:
+        return put_settings(r, uuid, e, ndn, old);
     case DIR_KIND_NONE:
         break;
     }
@@ -605,6 +702,13 @@ dir_replica_sweep(struct dir_replica *r)
         free(stale);
     }
     free(v);
+    /* settings_remove reorders the list: walk it backwards */
+    for (size_t i = r->n_settings; i-- > 0;) {
+        if (r->settings[i]->o.gen < r->gen) {
+            settings_remove(r, r->settings[i]);
+            removed++;
+        }
+    }
     return removed;
 }
 
@@ -630,6 +734,41 @@ size_t
 dir_replica_entry_count(const struct dir_replica *r)
 {
     return r->by_uuid.n;
+}
+
+static bool
+settings_has_domain(const struct dir_server_settings *s, const char *domain)
+{
+    for (size_t i = 0; i < s->n_domains; i++)
+        if (strcasecmp(s->domains[i], domain) == 0)
+            return true;
+    return false;
+}
+
+int
+dir_replica_default_label(struct dir_replica *r, const char *domain, unsigned char **der,
+                          size_t *len)
+{
+    const struct rep_settings *best = NULL;
+    *der = NULL;
+    *len = 0;
+    /* pass 0: entries naming the domain; pass 1: server-wide entries */
+    for (int pass = domain ? 0 : 1; pass < 2 && !best; pass++) {
+        for (size_t i = 0; i < r->n_settings; i++) {
+            const struct rep_settings *rs = r->settings[i];
+            if (!rs->s.default_label || rs->s.default_label_len == 0)
+                continue;
+            if (pass == 0 ? !settings_has_domain(&rs->s, domain) : rs->s.n_domains > 0)
+                continue;
+            if (!best || strcmp(rs->ndn, best->ndn) < 0)
+                best = rs;
+        }
+    }
+    if (!best)
+        return PAL_ENOENT;
+    *der = xmemdup(best->s.default_label, best->s.default_label_len);
+    *len = best->s.default_label_len;
+    return PAL_OK;
 }
 
 /* The user's child bucket; PAL_ENOENT when the user is unknown. */
@@ -934,6 +1073,9 @@ dir_replica_free(struct dir_replica *r)
         free(p);
     }
     free(v);
+    for (size_t i = 0; i < r->n_settings; i++)
+        settings_free(r->settings[i]);
+    free(r->settings);
     hmap_clear(&r->by_uuid);
     hmap_clear(&r->by_dn);
     hmap_clear(&r->by_jid);

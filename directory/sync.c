@@ -218,7 +218,7 @@ sync_apply_entry(struct dir_sync *s, LDAP *ld, LDAPMessage *m, const unsigned ch
                  dn);
     else if (rc != PAL_OK)
         log_warn("ldap sync-skip dn=\"%s\" reason=\"malformed %s entry\"", dn,
-                 dir_entry_kind(&e) == DIR_KIND_USER ? "user" : "child");
+                 dir_kind_str(dir_entry_kind(&e)));
     else
         log_trace(TRACE_LDAP, "ldap sync-entry dn=\"%s\"", dn);
 

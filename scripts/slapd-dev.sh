@@ -256,6 +256,11 @@ dn: ou=services,$BASE_DN
 objectClass: organizationalUnit
 ou: services
 
+dn: ou=settings,$BASE_DN
+objectClass: organizationalUnit
+ou: settings
+description: xmppServerSettings entries: cn=default (server-wide), cn=<domain>
+
 dn: ou=rooms,$BASE_DN
 objectClass: organizationalUnit
 ou: rooms

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_map.c - directory/map.c: attribute lists -> dir_user, roster items and
- * offline messages; the write-side builders; DNs and GeneralizedTime. */
+/* test_map.c - directory/map.c: attribute lists -> dir_user, roster items,
+ * offline messages and server settings; the write-side builders; DNs and
+ * GeneralizedTime. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,7 +129,58 @@ test_map_user_minimal_defaults(void **state)
     assert_int_equal(u->n_clearance, 0);
     assert_null(u->cn);
     assert_null(u->jpeg);
+    assert_null(u->default_label);
+    assert_int_equal(u->default_label_len, 0);
+    assert_int_equal(u->label_support, -1); /* absent */
     dir_user_unref(u);
+}
+
+static void
+test_map_user_label_fields(void **state)
+{
+    (void)state;
+    /* XEP-0258's example ESS label: policy 1.1, classification 4 */
+    static const unsigned char der[] = {0x31, 0x06, 0x02, 0x01, 0x04, 0x06, 0x01, 0x29};
+    static const struct {
+        const char *value; /* xmppLabelSupport, NULL = absent */
+        int want;
+    } cases[] = {{NULL, -1}, {"TRUE", 1}, {"FALSE", 0}, {"true", 0}, {"", 0}};
+    struct dir_user *prev = NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tentry t;
+        struct dir_user *u = NULL;
+        const char *why = NULL;
+        te_init(&t, "uid=a,dc=x");
+        te_add(&t, "objectClass", "xmppUser");
+        te_add(&t, "xmppJID", "a@x");
+        te_bin(&t, "xmppDefaultLabel", der, sizeof der);
+        if (cases[i].value)
+            te_add(&t, "xmppLabelSupport", cases[i].value);
+        assert_int_equal(dir_map_user(&t.e, &u, &why), PAL_OK);
+        assert_int_equal(u->label_support, cases[i].want);
+        assert_int_equal(u->default_label_len, sizeof der);
+        assert_memory_equal(u->default_label, der, sizeof der);
+        assert_ptr_not_equal(u->default_label, der); /* a copy */
+        /* a different label support is a different snapshot (except two
+         * values that both read as FALSE) */
+        if (prev)
+            assert_int_equal(dir_user_equal(prev, u), prev->label_support == u->label_support);
+        dir_user_unref(prev);
+        prev = u;
+    }
+    /* the label itself takes part in equality */
+    struct tentry t;
+    struct dir_user *u = NULL;
+    const char *why = NULL;
+    te_init(&t, "uid=a,dc=x");
+    te_add(&t, "objectClass", "xmppUser");
+    te_add(&t, "xmppJID", "a@x");
+    te_add(&t, "xmppLabelSupport", "FALSE");
+    assert_int_equal(dir_map_user(&t.e, &u, &why), PAL_OK);
+    assert_null(u->default_label);
+    assert_false(dir_user_equal(prev, u));
+    dir_user_unref(u);
+    dir_user_unref(prev);
 }
 
 static void
@@ -192,7 +244,83 @@ test_map_kind_by_object_class(void **state)
     te_add(&t, "objectClass", "xmppOfflineMessage");
     assert_int_equal(dir_entry_kind(&t.e), DIR_KIND_OFFLINE);
     te_init(&t, "cn=x");
+    te_add(&t, "objectClass", "XMPPServerSettings");
+    assert_int_equal(dir_entry_kind(&t.e), DIR_KIND_SETTINGS);
+    assert_string_equal(dir_kind_str(DIR_KIND_SETTINGS), "settings");
+    te_init(&t, "cn=x");
     assert_int_equal(dir_entry_kind(&t.e), DIR_KIND_NONE);
+    /* the sync requests what the mappers read */
+    bool found = false;
+    for (size_t i = 0; i < dir_n_classes; i++) {
+        if (dir_classes[i].kind != DIR_KIND_SETTINGS)
+            continue;
+        size_t hits = 0;
+        for (const char *const *a = dir_classes[i].attrs; *a; a++)
+            hits += strcmp(*a, "xmppDomain") == 0 || strcmp(*a, "xmppDefaultLabel") == 0;
+        assert_int_equal(hits, 2);
+        found = true;
+    }
+    assert_true(found);
+    for (size_t i = 0; i < dir_n_classes; i++) {
+        if (dir_classes[i].kind != DIR_KIND_USER)
+            continue;
+        size_t hits = 0;
+        for (const char *const *a = dir_classes[i].attrs; *a; a++)
+            hits += strcmp(*a, "xmppLabelSupport") == 0 || strcmp(*a, "xmppDefaultLabel") == 0;
+        assert_int_equal(hits, 2);
+    }
+}
+
+static void
+test_map_settings(void **state)
+{
+    (void)state;
+    static const unsigned char der[] = {0x31, 0x06, 0x02, 0x01, 0x04, 0x06, 0x01, 0x29};
+    struct tentry t;
+    struct dir_server_settings s;
+    struct dir_server_settings s2;
+    const char *why = NULL;
+
+    /* server-wide: no xmppDomain */
+    te_init(&t, "cn=default,ou=settings,dc=x");
+    te_add(&t, "objectClass", "xmppServerSettings");
+    te_add(&t, "cn", "default");
+    te_bin(&t, "xmppDefaultLabel", der, sizeof der);
+    assert_int_equal(dir_map_settings(&t.e, &s, &why), PAL_OK);
+    assert_int_equal(s.n_domains, 0);
+    assert_int_equal(s.default_label_len, sizeof der);
+    assert_memory_equal(s.default_label, der, sizeof der);
+
+    /* domains are normalised; several values are allowed */
+    te_init(&t, "cn=example.com,ou=settings,dc=x");
+    te_add(&t, "objectClass", "xmppServerSettings");
+    te_add(&t, "xmppDomain", "Example.COM");
+    te_add(&t, "xmppDomain", "other.example");
+    assert_int_equal(dir_map_settings(&t.e, &s2, &why), PAL_OK);
+    assert_int_equal(s2.n_domains, 2);
+    assert_string_equal(s2.domains[0], "example.com");
+    assert_string_equal(s2.domains[1], "other.example");
+    assert_null(s2.default_label);
+    assert_false(dir_server_settings_equal(&s, &s2));
+    assert_true(dir_server_settings_equal(&s2, &s2));
+    dir_server_settings_clear(&s);
+    dir_server_settings_clear(&s2);
+
+    /* a value that is not a domain spoils the entry (it must not turn into a
+     * server-wide one) */
+    static const char *const bad[] = {"alice@example.com", "example.com/res", "", "a b@@"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        te_init(&t, "cn=bad,ou=settings,dc=x");
+        te_add(&t, "objectClass", "xmppServerSettings");
+        te_add(&t, "xmppDomain", "good.example");
+        te_add(&t, "xmppDomain", bad[i]);
+        te_bin(&t, "xmppDefaultLabel", der, sizeof der);
+        why = NULL;
+        assert_int_equal(dir_map_settings(&t.e, &s, &why), PAL_EMALFORMED);
+        assert_non_null(why);
+        assert_int_equal(s.n_domains, 0);
+        assert_null(s.default_label);
+    }
 }
 
 static void
@@ -469,8 +597,10 @@ main(void)
         cmocka_unit_test(test_map_user_all_fields),
         cmocka_unit_test(test_map_user_minimal_defaults),
         cmocka_unit_test(test_map_user_enabled_flag),
+        cmocka_unit_test(test_map_user_label_fields),
         cmocka_unit_test(test_map_user_rejects_bad_jids),
         cmocka_unit_test(test_map_kind_by_object_class),
+        cmocka_unit_test(test_map_settings),
         cmocka_unit_test(test_map_roster_item),
         cmocka_unit_test(test_map_offline_message),
         cmocka_unit_test(test_map_roster_attrs_round_trip),

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_replica.c - directory/replica.c: what RFC 4533 add/modify/delete/present
  * and refresh sweeps do to the replica, snapshots, roster and offline children
- * attached by parent DN, and local writes that are pending. */
+ * attached by parent DN, local writes that are pending, and server settings
+ * (default labels per domain and server-wide). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,11 +98,52 @@ uuid(unsigned n)
     return p;
 }
 
+/* Settings entry: domain and label may be NULL (absent). */
+static void
+settings_entry(struct tentry *t, const char *dn, const char *domain, const char *label)
+{
+    te_init(t, dn);
+    te_add(t, "objectClass", "xmppServerSettings");
+    if (domain)
+        te_add(t, "xmppDomain", domain);
+    if (label)
+        te_add(t, "xmppDefaultLabel", label);
+}
+
 struct fixture {
     struct dir_replica *r;
     size_t changes;
     char last[64];
+    size_t settings_changes;
 };
+
+static void
+on_settings_changed(void *arg)
+{
+    struct fixture *f = arg;
+    f->settings_changes++;
+}
+
+/* The default label for domain as a string ("" when there is none). */
+static const char *
+dflt(struct fixture *f, const char *domain)
+{
+    static char buf[64];
+    unsigned char *der = (unsigned char *)"junk";
+    size_t len = 99;
+    int rc = dir_replica_default_label(f->r, domain, &der, &len);
+    if (rc == PAL_ENOENT) {
+        assert_null(der);
+        assert_int_equal(len, 0);
+        return "";
+    }
+    assert_int_equal(rc, PAL_OK);
+    assert_true(len > 0 && len < sizeof buf);
+    memcpy(buf, der, len);
+    buf[len] = '\0';
+    free(der);
+    return buf;
+}
 
 static void
 on_changed(void *arg, const char *jid)
@@ -117,6 +159,7 @@ setup(void **state)
     struct fixture *f = calloc(1, sizeof *f);
     f->r = dir_replica_new("ou=People, dc=palisade,dc=test");
     dir_replica_on_user_changed(f->r, on_changed, f);
+    dir_replica_on_settings_changed(f->r, on_settings_changed, f);
     *state = f;
     return 0;
 }
@@ -579,6 +622,163 @@ test_replica_stale_echo_of_pending_item_is_ignored(void **state)
     free(ddn);
 }
 
+/* The user's label fields reach the snapshot, and a change of them is a
+ * change of the user. */
+static void
+test_replica_user_label_fields(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    user_entry(&t, "alice", "alice@localhost", NULL);
+    dir_replica_put(f->r, uuid(1), &t.e);
+    struct dir_user *u = dir_replica_user(f->r, "alice@localhost");
+    assert_null(u->default_label);
+    assert_int_equal(u->label_support, -1);
+    dir_user_unref(u);
+
+    f->changes = 0;
+    te_add(&t, "xmppDefaultLabel", "LBL1");
+    te_add(&t, "xmppLabelSupport", "FALSE");
+    dir_replica_put(f->r, uuid(1), &t.e);
+    assert_int_equal(f->changes, 1);
+    u = dir_replica_user(f->r, "alice@localhost");
+    assert_int_equal(u->default_label_len, 4);
+    assert_memory_equal(u->default_label, "LBL1", 4);
+    assert_int_equal(u->label_support, 0);
+    dir_user_unref(u);
+
+    dir_replica_put(f->r, uuid(1), &t.e); /* same again: quiet */
+    assert_int_equal(f->changes, 1);
+    user_entry(&t, "alice", "alice@localhost", NULL);
+    te_add(&t, "xmppDefaultLabel", "LBL1");
+    te_add(&t, "xmppLabelSupport", "TRUE");
+    dir_replica_put(f->r, uuid(1), &t.e);
+    assert_int_equal(f->changes, 2);
+    u = dir_replica_user(f->r, "alice@localhost");
+    assert_int_equal(u->label_support, 1);
+    dir_user_unref(u);
+    assert_int_equal(f->settings_changes, 0); /* users are not settings */
+}
+
+static void
+test_replica_default_label_lookup(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    assert_string_equal(dflt(f, "localhost"), "");
+    assert_string_equal(dflt(f, NULL), "");
+
+    /* server-wide only: every domain gets it */
+    settings_entry(&t, "cn=default,ou=settings,dc=palisade,dc=test", NULL, "SERVER");
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_OK);
+    assert_int_equal(f->settings_changes, 1);
+    assert_string_equal(dflt(f, "localhost"), "SERVER");
+    assert_string_equal(dflt(f, NULL), "SERVER");
+
+    /* a domain entry wins for its domain (any of its values, any ASCII case) */
+    te_init(&t, "cn=example.com,ou=settings,dc=palisade,dc=test");
+    te_add(&t, "objectClass", "xmppServerSettings");
+    te_add(&t, "xmppDomain", "Example.com");
+    te_add(&t, "xmppDomain", "alias.example"); /* values of one attribute in a row */
+    te_add(&t, "xmppDefaultLabel", "DOMAIN");
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_OK);
+    assert_int_equal(f->settings_changes, 2);
+    assert_string_equal(dflt(f, "example.com"), "DOMAIN");
+    assert_string_equal(dflt(f, "EXAMPLE.com"), "DOMAIN");
+    assert_string_equal(dflt(f, "alias.example"), "DOMAIN");
+    assert_string_equal(dflt(f, "localhost"), "SERVER");
+    assert_string_equal(dflt(f, NULL), "SERVER");
+
+    /* a domain entry without a label does not hide the server-wide one */
+    settings_entry(&t, "cn=bare,ou=settings,dc=palisade,dc=test", "bare.example", NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(3), &t.e), PAL_OK);
+    assert_string_equal(dflt(f, "bare.example"), "SERVER");
+
+    /* two candidates: the lowest normalised DN wins, whatever the order */
+    settings_entry(&t, "cn=Another,ou=settings,dc=palisade,dc=test", "example.com", "OTHER");
+    assert_int_equal(dir_replica_put(f->r, uuid(4), &t.e), PAL_OK);
+    assert_string_equal(dflt(f, "example.com"), "OTHER"); /* cn=another < cn=example.com */
+
+    /* modify: the label changes in place */
+    settings_entry(&t, "cn=default,ou=settings,dc=palisade,dc=test", NULL, "SERVER2");
+    size_t before = f->settings_changes;
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_OK);
+    assert_int_equal(f->settings_changes, before + 1);
+    assert_string_equal(dflt(f, "localhost"), "SERVER2");
+    /* the same state again is quiet */
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_OK);
+    assert_int_equal(f->settings_changes, before + 1);
+
+    /* delete */
+    dir_replica_remove(f->r, uuid(4));
+    assert_int_equal(f->settings_changes, before + 2);
+    assert_string_equal(dflt(f, "example.com"), "DOMAIN");
+    dir_replica_remove(f->r, uuid(1));
+    assert_string_equal(dflt(f, "localhost"), "");
+    assert_string_equal(dflt(f, "example.com"), "DOMAIN");
+    assert_int_equal(dir_replica_entry_count(f->r), 2);
+    assert_int_equal(dir_replica_user_count(f->r), 0);
+}
+
+static void
+test_replica_settings_malformed_sweep_and_kind_change(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    settings_entry(&t, "cn=example.com,ou=settings,dc=palisade,dc=test", "example.com", "DOM");
+    dir_replica_put(f->r, uuid(1), &t.e);
+    settings_entry(&t, "cn=default,ou=settings,dc=palisade,dc=test", NULL, "SRV");
+    dir_replica_put(f->r, uuid(2), &t.e);
+    assert_string_equal(dflt(f, "example.com"), "DOM");
+
+    /* a domain value turning bad removes the entry: no stale label, and it
+     * does not become server-wide */
+    settings_entry(&t, "cn=example.com,ou=settings,dc=palisade,dc=test", "user@example.com",
+                   "DOM");
+    size_t before = f->settings_changes;
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_EMALFORMED);
+    assert_int_equal(f->settings_changes, before + 1);
+    assert_string_equal(dflt(f, "example.com"), "SRV");
+    assert_string_equal(dflt(f, "localhost"), "SRV");
+    assert_int_equal(dir_replica_entry_count(f->r), 1);
+
+    /* an entry that stops being settings */
+    te_init(&t, "cn=default,ou=settings,dc=palisade,dc=test");
+    te_add(&t, "objectClass", "applicationProcess");
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_OK);
+    assert_string_equal(dflt(f, "localhost"), "");
+    assert_int_equal(dir_replica_entry_count(f->r), 0);
+
+    /* refresh: what the server no longer reports goes, the rest stays */
+    settings_entry(&t, "cn=a,ou=settings,dc=palisade,dc=test", NULL, "A");
+    dir_replica_put(f->r, uuid(3), &t.e);
+    settings_entry(&t, "cn=b,ou=settings,dc=palisade,dc=test", "b.example", "B");
+    dir_replica_put(f->r, uuid(4), &t.e);
+    settings_entry(&t, "cn=c,ou=settings,dc=palisade,dc=test", "c.example", "C");
+    dir_replica_put(f->r, uuid(5), &t.e);
+    dir_replica_refresh_begin(f->r);
+    dir_replica_present(f->r, uuid(4));
+    before = f->settings_changes;
+    assert_int_equal(dir_replica_sweep(f->r), 2);
+    assert_int_equal(f->settings_changes, before + 2);
+    assert_string_equal(dflt(f, "b.example"), "B");
+    assert_string_equal(dflt(f, "c.example"), "");
+    assert_string_equal(dflt(f, NULL), "");
+
+    /* a settings entry that turns into a user (odd, but the uuid is reused) */
+    user_entry(&t, "b", "b@localhost", NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(4), &t.e), PAL_OK);
+    assert_string_equal(dflt(f, "b.example"), "");
+    struct dir_user *u = dir_replica_user(f->r, "b@localhost");
+    assert_non_null(u);
+    dir_user_unref(u);
+    /* and back (freed at teardown with the replica) */
+    settings_entry(&t, "cn=b,ou=settings,dc=palisade,dc=test", "b.example", "B");
+    assert_int_equal(dir_replica_put(f->r, uuid(4), &t.e), PAL_OK);
+    assert_null(dir_replica_user(f->r, "b@localhost"));
+    assert_string_equal(dflt(f, "b.example"), "B");
+}
+
 int
 main(void)
 {
@@ -600,6 +800,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_replica_stale_echo_of_pending_item_is_ignored, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_replica_entry_leaving_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_user_label_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_default_label_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_settings_malformed_sweep_and_kind_change,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
