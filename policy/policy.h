@@ -44,7 +44,11 @@
  *   classification whose hierarchy is at most this one. classes: an explicit
  *   list. Classifications by name or decimal lacv. categories: a category name,
  *   "tag set name:category name" (or "tag name:category name") when the name is
- *   ambiguous, or "tagsetOID/type/lacv". */
+ *   ambiguous, or "tagsetOID/type/lacv".
+ * - Label text (operators, palisadectl): the same grammar, keys policy, class
+ *   (exactly one classification, by name or lacv), categories, privacymark
+ *   (one value) and privacymark-type (utf8, the default, or printable):
+ *     policy=PALISADE class=SECRET categories=NATO,"Releasable To:GBR" */
 #ifndef PALISADE_POLICY_H
 #define PALISADE_POLICY_H
 
@@ -257,6 +261,20 @@ int policy_label_from_xep258(const struct xml_node *el, struct policy_label **ou
  * element. PAL_EPOLICY when l is not valid in s. */
 int policy_label_to_xep258(const struct policy_set *s, const struct policy_label *l,
                            struct xml_tree *t, struct xml_node *parent, struct xml_node **out);
+
+/* The label text form (see the top of this file); names resolve against s.
+ * class= is required. The label is not validated (policy_label_validate()
+ * does that, with a reason). PAL_OK and *out (caller frees), or PAL_EMALFORMED
+ * (syntax, bad privacy mark) / PAL_EPOLICY (policy not in s) / PAL_ENOENT (no
+ * such classification or category) with a message in err (may be NULL). */
+int policy_label_from_text(const struct policy_set *s, const char *text,
+                           struct policy_label **out, char *err, size_t errlen);
+/* The text form: the policy's OID; names when l's policy is in s and defines
+ * the value, numbers otherwise ("class=7", "categories=OID/type/lacv");
+ * "tag set:name" for a category name the policy repeats; class= omitted when l
+ * has no classification (such text does not parse back). PAL_OK and *out
+ * (caller frees). */
+int policy_label_to_text(const struct policy_set *s, const struct policy_label *l, char **out);
 
 /* Is l well formed and valid under its policy in s? verdict ALLOW or
  * DENY_BAD_LABEL with the reason. Obsolete values are valid here. */
