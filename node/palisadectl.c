@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* palisadectl.c - the operator's tool. Commands live in one table (group,
- * name, usage, handler), so new ones are one row and one function.
+ * name, usage, handler, what they need), so new ones are one row and one
+ * function.
  *
- * The "user" commands provision accounts straight in LDAP with synchronous
- * libldap calls (a CLI may block): inetOrgPerson + xmppUser entries under
- * ldap.users, an {SSHA} userPassword for PLAIN-by-bind, and RFC 5803 SCRAM-SHA-1
- * and SCRAM-SHA-256 secrets that the nodes' replica feeds to Cyrus SASL.
- * Passwords come from stdin or a file, never from argv, and are wiped after
- * use. The directory comes from the node's config (-c), from a slapd-dev.sh env
- * file (--env, binds as the admin), or from explicit options, in that order of
- * increasing precedence. */
+ * The "user" and "settings" commands provision straight in LDAP with
+ * synchronous libldap calls (a CLI may block): inetOrgPerson + xmppUser entries
+ * under ldap.users, an {SSHA} userPassword for PLAIN-by-bind, RFC 5803
+ * SCRAM-SHA-1 and SCRAM-SHA-256 secrets that the nodes' replica feeds to Cyrus
+ * SASL, DER clearances and default labels written from their text forms, and
+ * xmppServerSettings entries under ou=settings. Passwords come from stdin or a
+ * file, never from argv, and are wiped after use. The directory comes from the
+ * node's config (-c), from a slapd-dev.sh env file (--env, binds as the admin),
+ * or from explicit options, in that order of increasing precedence; the bind
+ * secret is read only when a command talks to LDAP.
+ *
+ * The "policy" and "label" commands need the security policies: the SPIF files
+ * given with --spif, else the config's policy.spif. They explain decisions
+ * with policy/, the same code the nodes run. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -29,12 +36,15 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/jid.h"
 #include "core/mem.h"
+#include "core/xml.h"
 #include "directory/directory.h"
 #include "node/settings.h"
+#include "policy/policy.h"
 
 #define SCRAM_ITERATIONS 4096
 #define SSHA_SALT 8
@@ -42,18 +52,32 @@
 #define IMPORT_BATCH 512
 #define IMPORT_THREADS_MAX 16
 #define PASSWORD_MAX 1024
+#define CLEARANCES_MAX 16
 
-/* Where the directory is, after option merging. Strings are owned. */
+/* Where the directory and the policies are, after option merging. Strings are
+ * owned. */
 struct ctl {
     char *uri;
     char *bind_dn;
-    char *secret;
+    char *secret;      /* inline secret, or NULL */
+    char *secret_file; /* read at connect time (wins over secret), or NULL */
     char *users;
+    char *base;
     char *domain;
+    bool domain_given; /* --domain on the command line (not the config's first domain) */
     char *ca_file;
     bool starttls;
     int64_t timeout_ms;
+    struct config_strlist spif; /* --spif files, else the config's policy.spif */
+    char *spif_origin;          /* where the list came from, for messages */
     LDAP *ld;
+    struct policy_set *policies; /* loaded by ctl_policies() */
+};
+
+/* What a command needs before it runs. */
+enum {
+    NEED_LDAP = 1u << 0,   /* a bound connection */
+    NEED_POLICY = 1u << 1, /* the policies (--spif or policy.spif) */
 };
 
 struct ctl_command {
@@ -62,7 +86,7 @@ struct ctl_command {
     const char *args;  /* usage after the command words */
     const char *summary;
     int (*run)(struct ctl *c, int argc, char **argv); /* argv[0]: first argument */
-    bool needs_ldap;
+    unsigned needs;
 };
 
 static const char *prog = "palisadectl";
@@ -95,6 +119,31 @@ wipe_free(char *s)
     }
 }
 
+static void
+strlist_clear(struct config_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static void
+strlist_add(struct config_strlist *l, const char *s)
+{
+    l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = xstrdup(s);
+}
+
+/* The secret comes from exactly one place: the last one given. */
+static void
+set_secret(struct ctl *c, const char *inline_secret, const char *file)
+{
+    wipe_free(c->secret);
+    c->secret = inline_secret ? xstrdup(inline_secret) : NULL;
+    set_str(&c->secret_file, file);
+}
+
 /* ---- Connection settings --------------------------------------------------- */
 
 /* Reads KEY='value' lines as written by scripts/slapd-dev.sh. */
@@ -108,7 +157,6 @@ ctl_load_env(struct ctl *c, const char *path)
         return PAL_EIO;
     }
     char line[4096];
-    char *admin_secret_file = NULL;
     while (fgets(line, sizeof line, f)) {
         char *eq = strchr(line, '=');
         if (line[0] == '#' || !eq)
@@ -125,26 +173,15 @@ ctl_load_env(struct ctl *c, const char *path)
             set_str(&c->uri, v);
         else if (strcmp(line, "LDAP_USERS") == 0)
             set_str(&c->users, v);
+        else if (strcmp(line, "LDAP_BASE") == 0)
+            set_str(&c->base, v);
         else if (strcmp(line, "LDAP_ADMIN_DN") == 0)
             set_str(&c->bind_dn, v);
         else if (strcmp(line, "LDAP_ADMIN_SECRET_FILE") == 0)
-            set_str(&admin_secret_file, v);
+            set_secret(c, NULL, v);
     }
     fclose(f);
-    int rc = PAL_OK;
-    if (admin_secret_file) {
-        char err[256];
-        char *s = config_read_secret(admin_secret_file, err, sizeof err);
-        if (!s) {
-            fail(NULL, "%s: %s", admin_secret_file, err);
-            rc = PAL_EIO;
-        } else {
-            wipe_free(c->secret);
-            c->secret = s;
-        }
-    }
-    free(admin_secret_file);
-    return rc;
+    return PAL_OK;
 }
 
 /* The node's config: its "ldap" group and first domain. */
@@ -160,27 +197,23 @@ ctl_load_config(struct ctl *c, const char *path)
     set_str(&c->uri, s->ldap.uri);
     set_str(&c->bind_dn, s->ldap.bind_dn);
     set_str(&c->users, s->ldap.users && s->ldap.users[0] ? s->ldap.users : s->ldap.base);
+    set_str(&c->base, s->ldap.base);
     set_str(&c->ca_file, s->ldap.ca_file && s->ldap.ca_file[0] ? s->ldap.ca_file : NULL);
     c->starttls = s->ldap.starttls;
     c->timeout_ms = s->ldap.timeout_ms;
     if (s->domains.n > 0)
         set_str(&c->domain, s->domains.v[0]);
-    int rc = PAL_OK;
-    if (s->ldap.bind_secret_file && s->ldap.bind_secret_file[0]) {
-        char *sec = config_read_secret(s->ldap.bind_secret_file, err, sizeof err);
-        if (!sec) {
-            fail(NULL, "ldap.bind_secret_file: %s", err);
-            rc = PAL_EIO;
-        } else {
-            wipe_free(c->secret);
-            c->secret = sec;
-        }
-    } else if (s->ldap.bind_secret && s->ldap.bind_secret[0]) {
-        wipe_free(c->secret);
-        c->secret = xstrdup(s->ldap.bind_secret);
-    }
+    if (s->ldap.bind_secret_file && s->ldap.bind_secret_file[0])
+        set_secret(c, NULL, s->ldap.bind_secret_file);
+    else if (s->ldap.bind_secret && s->ldap.bind_secret[0])
+        set_secret(c, s->ldap.bind_secret, NULL);
+    strlist_clear(&c->spif);
+    for (size_t i = 0; i < s->policy_spif.n; i++)
+        strlist_add(&c->spif, s->policy_spif.v[i]);
+    free(c->spif_origin);
+    c->spif_origin = xasprintf("policy.spif of %s", path);
     node_settings_free(s);
-    return rc;
+    return PAL_OK;
 }
 
 static void
@@ -189,6 +222,13 @@ ldap_diag(LDAP *ld, int rc, const char *what, const char *hint)
     char *diag = NULL;
     if (ld)
         ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+    if (!hint && rc == LDAP_INSUFFICIENT_ACCESS)
+        hint = "the bind DN may not do this (a node's service account only reads outside "
+               "ldap.users): bind as an administrator with --env DIR/env, or --bind-dn and "
+               "--bind-secret-file";
+    else if (!hint && (rc == LDAP_OBJECT_CLASS_VIOLATION || rc == LDAP_UNDEFINED_TYPE))
+        hint = "load the current schema into slapd (directory/schema/palisade.ldif; see "
+               "docs/DIRECTORY.md)";
     fail(hint, "%s: %s%s%s", what, ldap_err2string(rc), diag && diag[0] ? " - " : "",
          diag ? diag : "");
     ldap_memfree(diag);
@@ -197,10 +237,24 @@ ldap_diag(LDAP *ld, int rc, const char *what, const char *hint)
 static int
 ctl_connect(struct ctl *c)
 {
-    if (!c->uri || !c->bind_dn || !c->secret || !c->users) {
+    if (c->ld)
+        return PAL_OK;
+    if (!c->uri || !c->bind_dn || (!c->secret && !c->secret_file) || !c->users) {
         fail("pass -c node.cfg, --env DIR/env, or --uri, --bind-dn, --bind-secret-file and --users",
              "no directory given");
         return PAL_ECONFIG;
+    }
+    if (c->secret_file) {
+        char err[256];
+        char *sec = config_read_secret(c->secret_file, err, sizeof err);
+        if (!sec) {
+            fail("check the bind secret file named by -c (ldap.bind_secret_file), --env or "
+                 "--bind-secret-file, and that you may read it",
+                 "%s: %s", c->secret_file, err);
+            return PAL_EIO;
+        }
+        set_secret(c, sec, NULL);
+        wipe_free(sec);
     }
     int rc = ldap_initialize(&c->ld, c->uri);
     if (rc != LDAP_SUCCESS) {
@@ -246,10 +300,59 @@ ctl_clear(struct ctl *c)
     free(c->uri);
     free(c->bind_dn);
     wipe_free(c->secret);
+    free(c->secret_file);
     free(c->users);
+    free(c->base);
     free(c->domain);
     free(c->ca_file);
+    strlist_clear(&c->spif);
+    free(c->spif_origin);
+    policy_set_free(c->policies);
     memset(c, 0, sizeof *c);
+}
+
+/* Loads the policies once. PAL_OK (c->policies set), or an error already
+ * reported. When !required (the policies only turn numbers into names), no
+ * policies or a file that does not load leave an empty set: a warning, not a
+ * failure. */
+static int
+ctl_policies(struct ctl *c, bool required)
+{
+    if (c->policies)
+        return PAL_OK;
+    if (c->spif.n == 0) {
+        if (!required) {
+            c->policies = policy_set_new();
+            return PAL_OK;
+        }
+        fail("pass --spif FILE (repeatable), or -c node.cfg whose policy.spif lists the SPIF "
+             "files",
+             "no security policy given");
+        return PAL_ECONFIG;
+    }
+    struct policy_set *set = policy_set_new();
+    for (size_t i = 0; i < c->spif.n; i++) {
+        char err[512] = "";
+        int rc = policy_set_load(set, c->spif.v[i], err, sizeof err);
+        if (rc != PAL_OK) {
+            if (!err[0])
+                snprintf(err, sizeof err, "%s: %s", c->spif.v[i], pal_strerror(rc));
+            fail(rc == PAL_EEXIST ? "each policy (name and OID) may be loaded once: drop the "
+                                    "duplicate file"
+                                  : "fix the SPIF file (check it with: palisadectl policy check "
+                                    "FILE)",
+                 "%s (from %s)", err, c->spif_origin ? c->spif_origin : "--spif");
+            policy_set_free(set);
+            if (!required) {
+                fprintf(stderr, "%s: warning: values are shown as numbers\n", prog);
+                c->policies = policy_set_new();
+                return PAL_OK;
+            }
+            return rc;
+        }
+    }
+    c->policies = set;
+    return PAL_OK;
 }
 
 /* ---- Users: names and secrets ------------------------------------------------ */
@@ -980,6 +1083,338 @@ cmd_user_import(struct ctl *c, int argc, char **argv)
     return conn_ok && failed == 0 ? 0 : 1;
 }
 
+/* ---- Policies, clearances and labels: helpers ------------------------------------ */
+
+/* Options of the label and clearance commands (pointers into argv). */
+struct label_opts {
+    const char *clearance[CLEARANCES_MAX];
+    size_t n_clearance;
+    const char *user;
+    const char *label;
+    const char *label_b64;
+    const char *label_xml;
+    const char *domain; /* settings: the scope */
+    bool clear;
+};
+
+/* Parses the options above; positional arguments are left at argv[*first..]. */
+static int
+parse_label_opts(int argc, char **argv, struct label_opts *o, int *first)
+{
+    static const struct option longopts[] = {
+        {"clearance", required_argument, NULL, 'C'}, {"user", required_argument, NULL, 'u'},
+        {"label", required_argument, NULL, 'l'},     {"label-b64", required_argument, NULL, 'b'},
+        {"label-xml", required_argument, NULL, 'x'}, {"clear", no_argument, NULL, 'z'},
+        {"domain", required_argument, NULL, 'd'},    {NULL, 0, NULL, 0},
+    };
+    int ch;
+    optind = 0; /* GNU: reinitialise for this sub-argv */
+    opterr = 0;
+    while ((ch = getopt_long(argc + 1, argv - 1, ":", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'C':
+            if (o->n_clearance == CLEARANCES_MAX) {
+                fail("give one clearance per policy", "more than %d clearances", CLEARANCES_MAX);
+                return PAL_EINVAL;
+            }
+            o->clearance[o->n_clearance++] = optarg;
+            break;
+        case 'u':
+            o->user = optarg;
+            break;
+        case 'l':
+            o->label = optarg;
+            break;
+        case 'b':
+            o->label_b64 = optarg;
+            break;
+        case 'x':
+            o->label_xml = optarg;
+            break;
+        case 'z':
+            o->clear = true;
+            break;
+        case 'd':
+            o->domain = optarg;
+            break;
+        case ':':
+            fail(NULL, "%s needs a value", argv[optind - 2]);
+            return PAL_EINVAL;
+        default:
+            fail(NULL, "unknown option %s", argv[optind - 2]);
+            return PAL_EINVAL;
+        }
+    }
+    *first = optind - 1;
+    return PAL_OK;
+}
+
+/* Colours for a terminal: the W3C names SPIFs use, or #rrggbb. */
+static bool
+colour_rgb(const char *s, unsigned *rgb)
+{
+    static const struct {
+        const char *name;
+        unsigned rgb;
+    } names[] = {
+        {"aqua", 0x00ffff},   {"black", 0x000000}, {"blue", 0x0000ff},    {"fuchsia", 0xff00ff},
+        {"fuschia", 0xff00ff}, {"gray", 0x808080},  {"green", 0x008000},   {"lime", 0x00ff00},
+        {"maroon", 0x800000}, {"navy", 0x000080},  {"olive", 0x808000},   {"purple", 0x800080},
+        {"red", 0xff0000},    {"silver", 0xc0c0c0}, {"teal", 0x008080},   {"white", 0xffffff},
+        {"yellow", 0xffff00},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcasecmp(s, names[i].name) == 0) {
+            *rgb = names[i].rgb;
+            return true;
+        }
+    }
+    if (s[0] != '#' || strlen(s) != 7 || strspn(s + 1, "0123456789abcdefABCDEF") != 6)
+        return false;
+    *rgb = (unsigned)strtoul(s + 1, NULL, 16);
+    return true;
+}
+
+/* The marking text, coloured with 24-bit ANSI escapes on a terminal (not with
+ * NO_COLOR set), then the colour names for everyone. */
+static void
+print_marking(const struct policy_marking *m)
+{
+    unsigned fg;
+    unsigned bg;
+    const char *nc = getenv("NO_COLOR");
+    const char *term = getenv("TERM");
+    if (isatty(STDOUT_FILENO) && !(nc && nc[0]) && !(term && strcmp(term, "dumb") == 0) &&
+        colour_rgb(m->fg, &fg) && colour_rgb(m->bg, &bg))
+        printf("marking    \033[38;2;%u;%u;%um\033[48;2;%u;%u;%um %s \033[0m", fg >> 16,
+               (fg >> 8) & 0xff, fg & 0xff, bg >> 16, (bg >> 8) & 0xff, bg & 0xff, m->text);
+    else
+        printf("marking    \"%s\"", m->text);
+    printf("  (%s on %s)\n", m->fg, m->bg);
+}
+
+/* Prints l (text form, marking, validity); true when valid. */
+static bool
+print_label(const struct policy_set *s, const struct policy_label *l, const char *title)
+{
+    char *text = NULL;
+    policy_label_to_text(s, l, &text);
+    printf("%-10s %s\n", title, text);
+    free(text);
+    struct policy_decision v = policy_label_validate(s, l);
+    struct policy_marking m = {0};
+    if (v.verdict == POLICY_ALLOW && policy_display_marking(s, l, &m) == PAL_OK)
+        print_marking(&m);
+    else
+        printf("marking    none (the label is not valid under the loaded policies)\n");
+    policy_marking_clear(&m);
+    if (v.verdict == POLICY_ALLOW)
+        printf("valid      yes\n");
+    else
+        printf("valid      no: %s\n", policy_reason_str(v.reason));
+    /* what xmppDefaultLabel and <esssecuritylabel/> hold (LDIF: "attr:: b64") */
+    char *b64 = NULL;
+    if (policy_label_to_base64(l, &b64) == PAL_OK)
+        printf("ess        %s\n", b64);
+    free(b64);
+    return v.verdict == POLICY_ALLOW;
+}
+
+/* A clearance value as text ("(unreadable DER)" when it does not decode);
+ * caller frees. */
+static char *
+clearance_der_text(const struct policy_set *s, const unsigned char *der, size_t len)
+{
+    struct policy_clearance *pc = NULL;
+    char *text = NULL;
+    if (policy_clearance_from_der(der, len, &pc) != PAL_OK ||
+        policy_clearance_to_text(s, pc, &text) != PAL_OK) {
+        policy_clearance_free(pc);
+        return xstrdup("(unreadable DER)");
+    }
+    policy_clearance_free(pc);
+    return text;
+}
+
+static char *
+label_der_text(const struct policy_set *s, const unsigned char *der, size_t len)
+{
+    struct policy_label *l = NULL;
+    char *text = NULL;
+    if (policy_label_from_der(der, len, &l) != PAL_OK) {
+        policy_label_free(l);
+        return xstrdup("(unreadable DER)");
+    }
+    policy_label_to_text(s, l, &text);
+    policy_label_free(l);
+    return text;
+}
+
+/* Reads a whole file ("-" = stdin) into a NUL-terminated buffer. */
+static char *
+read_text(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fail("check the path", "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096;
+    size_t n = 0;
+    char *buf = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap >= 1u << 20) {
+                fail("a label is a few hundred bytes", "%s is over 1 MiB", path);
+                free(buf);
+                n = 0;
+                buf = NULL;
+                break;
+            }
+            cap *= 2;
+            buf = xrealloc(buf, cap);
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (f != stdin)
+        fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        *len = n;
+    }
+    return buf;
+}
+
+/* The label of --label, --label-b64 or --label-xml. PAL_OK and *out; *out NULL
+ * when an XEP-0258 envelope carries an empty <label/>. Errors are reported. */
+static int
+read_label(const struct ctl *c, const struct label_opts *o, struct policy_label **out)
+{
+    *out = NULL;
+    if (o->label) {
+        char err[256];
+        int rc = policy_label_from_text(c->policies, o->label, out, err, sizeof err);
+        if (rc != PAL_OK)
+            fail("write it as: policy=NAME class=CLASS [categories=A,B,\"Tag set:C\"] "
+                 "(names from: palisadectl policy check)",
+                 "--label: %s", err);
+        return rc;
+    }
+    if (o->label_b64) {
+        int rc = policy_label_from_base64(o->label_b64, strlen(o->label_b64), out);
+        if (rc != PAL_OK)
+            fail("give the base64 of a DER ESSSecurityLabel (RFC 2634), as in "
+                 "<esssecuritylabel xmlns='urn:xmpp:sec-label:ess:0'>",
+                 "--label-b64: not a valid ESS security label (%s)", pal_strerror(rc));
+        return rc;
+    }
+    size_t len = 0;
+    char *data = read_text(o->label_xml, &len);
+    if (!data)
+        return PAL_EIO;
+    struct xml_tree *t = NULL;
+    char err[256];
+    int rc = xml_parse_doc(data, len, &t, err, sizeof err);
+    free(data);
+    if (rc != PAL_OK) {
+        fail("the file holds one XML element: <securitylabel xmlns='urn:xmpp:sec-label:0'>, "
+             "<esssecuritylabel/>, <label xmlns='urn:palisade:label:0'>, or a stanza with one",
+             "--label-xml %s: %s", o->label_xml, err);
+        return rc;
+    }
+    const struct xml_node *el = t->root;
+    /* a whole stanza: its XEP-0258 envelope */
+    if (!(el->ns && strcmp(el->ns, POLICY_NS_SECLABEL) == 0) &&
+        xml_child(el, POLICY_NS_SECLABEL, "securitylabel"))
+        el = xml_child(el, POLICY_NS_SECLABEL, "securitylabel");
+    char *marking = NULL;
+    if (el->ns && strcmp(el->ns, POLICY_NS_SECLABEL) == 0)
+        rc = policy_label_from_xep258(el, out, &marking);
+    else
+        rc = policy_label_from_xml(el, out);
+    if (rc != PAL_OK)
+        fail("see policy/README.md (Encodings) for the forms a label may take",
+             "--label-xml %s: %s", o->label_xml,
+             rc == PAL_ENOENT ? "not a label element we know" : "not a valid label");
+    else if (marking)
+        printf("client     display marking \"%s\" (ignored: the server recomputes it)\n",
+               marking);
+    free(marking);
+    xml_tree_free(t);
+    return rc;
+}
+
+/* The user entry with attrs (caller frees *res), or NULL (reported). */
+static LDAPMessage *
+user_fetch(struct ctl *c, const char *jid, char **attrs, LDAPMessage **res)
+{
+    struct berval bv = {strlen(jid), (char *)jid};
+    struct berval esc = {0, NULL};
+    *res = NULL;
+    if (ldap_bv2escaped_filter_value(&bv, &esc) != 0)
+        return NULL;
+    char *filter = xasprintf("(&(objectClass=xmppUser)(xmppJID=%s))", esc.bv_val);
+    ber_memfree(esc.bv_val);
+    int rc = ldap_search_ext_s(c->ld, c->users, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
+                               NULL, 2, res);
+    free(filter);
+    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+        ldap_diag(c->ld, rc, "search", NULL);
+        return NULL;
+    }
+    LDAPMessage *e = ldap_first_entry(c->ld, *res);
+    if (!e)
+        fail("list accounts with: user list", "no user %s", jid);
+    return e;
+}
+
+/* The clearances of a user entry: parsed values into cs (caller frees each);
+ * *unreadable when a value does not decode (the node then denies). */
+static size_t
+user_clearances(struct ctl *c, LDAPMessage *e, struct policy_clearance **cs, size_t cap,
+                bool *unreadable, bool print)
+{
+    struct berval **v = ldap_get_values_len(c->ld, e, "xmppClearance");
+    size_t n = 0;
+    size_t total = v ? (size_t)ldap_count_values_len(v) : 0;
+    *unreadable = false;
+    for (size_t i = 0; i < total; i++) {
+        struct policy_clearance *pc = NULL;
+        char *text = NULL;
+        if (policy_clearance_from_der((unsigned char *)v[i]->bv_val, v[i]->bv_len, &pc) !=
+            PAL_OK) {
+            *unreadable = true;
+            if (print)
+                printf("clearance  (value %zu of %zu: unreadable DER)\n", i + 1, total);
+            continue;
+        }
+        if (print) {
+            policy_clearance_to_text(c->policies, pc, &text);
+            printf("clearance  %s\n", text ? text : "(no classification)");
+            free(text);
+        }
+        if (n < cap)
+            cs[n++] = pc;
+        else
+            policy_clearance_free(pc);
+    }
+    if (print && total == 0)
+        printf("clearance  none (no xmppClearance: may send and read unlabelled content only)\n");
+    ldap_value_free_len(v);
+    return n;
+}
+
+static void
+print_decision(const char *what, struct policy_decision d)
+{
+    printf("%-10s %s (%s)\n", what, policy_verdict_str(d.verdict), policy_reason_str(d.reason));
+}
+
+/* ---- user list ------------------------------------------------------------------ */
+
 static int
 row_cmp(const void *a, const void *b)
 {
@@ -994,7 +1429,8 @@ cmd_user_list(struct ctl *c, int argc, char **argv)
         fail("usage: user list", "bad arguments");
         return 2;
     }
-    char *attrs[] = {"xmppJID", "xmppAccountEnabled", "cn", NULL};
+    ctl_policies(c, false); /* names for the clearances when the policies load */
+    char *attrs[] = {"xmppJID", "xmppAccountEnabled", "cn", "xmppClearance", NULL};
     LDAPMessage *res = NULL;
     int rc = ldap_search_ext_s(c->ld, c->users, LDAP_SCOPE_SUBTREE, "(objectClass=xmppUser)", attrs,
                                0, NULL, NULL, NULL, LDAP_NO_LIMIT, &res);
@@ -1012,11 +1448,27 @@ cmd_user_list(struct ctl *c, int argc, char **argv)
         struct berval **j = ldap_get_values_len(c->ld, e, "xmppJID");
         struct berval **en = ldap_get_values_len(c->ld, e, "xmppAccountEnabled");
         struct berval **cn = ldap_get_values_len(c->ld, e, "cn");
+        struct berval **cl = ldap_get_values_len(c->ld, e, "xmppClearance");
         char *dn = ldap_get_dn(c->ld, e);
         bool enabled = !en || (en[0]->bv_len == 4 && memcmp(en[0]->bv_val, "TRUE", 4) == 0);
-        rows[k++] = xasprintf("%.*s\t%s\t%.*s\t%s", j ? (int)j[0]->bv_len : 1,
+        /* one clearance per policy, joined with " + " ("-" when none) */
+        struct buf clr;
+        buf_init(&clr);
+        for (int i = 0; cl && cl[i]; i++) {
+            char *t = clearance_der_text(c->policies, (unsigned char *)cl[i]->bv_val,
+                                         cl[i]->bv_len);
+            buf_printf(&clr, "%s%s", i ? " + " : "", t);
+            free(t);
+        }
+        if (!cl)
+            buf_append_str(&clr, "-");
+        buf_append(&clr, "", 1);
+        rows[k++] = xasprintf("%.*s\t%s\t%.*s\t%s\t%s", j ? (int)j[0]->bv_len : 1,
                               j ? j[0]->bv_val : "-", enabled ? "enabled" : "disabled",
-                              cn ? (int)cn[0]->bv_len : 1, cn ? cn[0]->bv_val : "-", dn);
+                              cn ? (int)cn[0]->bv_len : 1, cn ? cn[0]->bv_val : "-", dn,
+                              buf_head(&clr));
+        buf_free(&clr);
+        ldap_value_free_len(cl);
         ldap_memfree(dn);
         ldap_value_free_len(j);
         ldap_value_free_len(en);
@@ -1032,21 +1484,782 @@ cmd_user_list(struct ctl *c, int argc, char **argv)
     return 0;
 }
 
+/* ---- policy check --------------------------------------------------------------- */
+
+static void
+print_policy(const struct policy_set *set, const struct policy *p, const char *file)
+{
+    printf("policy %s %s\n  file %s\n", policy_name(p), policy_oid(p), file);
+    size_t nc = policy_class_count(p);
+    printf("  classifications, lowest first (%zu):\n", nc);
+    for (size_t i = 0; i < nc; i++) {
+        struct policy_class_info ci;
+        policy_class_get(p, i, &ci);
+        printf("    %-22s lacv %-4d marking \"%s\", %s on %s%s\n", ci.name, (int)ci.lacv,
+               ci.marking ? ci.marking : "", ci.fg ? ci.fg : "?", ci.bg ? ci.bg : "?",
+               ci.is_obsolete ? " (obsolete)" : "");
+    }
+    size_t nk = policy_category_count(p);
+    printf("  categories (%zu):\n", nk);
+    struct policy_category_info prev = {0};
+    for (size_t i = 0; i < nk; i++) {
+        struct policy_category_info ki;
+        policy_category_get(p, i, &ki);
+        if (i == 0 || strcmp(prev.tagset_oid, ki.tagset_oid) != 0 ||
+            strcmp(prev.tag_name, ki.tag_name) != 0 || prev.type != ki.type)
+            printf("    tag set \"%s\" %s, tag \"%s\", %s:\n", ki.tagset_name, ki.tagset_oid,
+                   ki.tag_name, policy_tag_type_str(ki.type));
+        printf("      %-20s lacv %-6lu marking \"%s\"%s\n", ki.name, (unsigned long)ki.lacv,
+               ki.marking ? ki.marking : "", ki.is_obsolete ? " (obsolete)" : "");
+        prev = ki;
+    }
+    for (size_t i = 0; i < policy_equivalent_count(p); i++) {
+        const char *name;
+        const char *oid;
+        policy_equivalent_get(p, i, &name, &oid);
+        printf("  equivalent policy %s %s%s\n", name ? name : "?", oid ? oid : "?",
+               oid && policy_set_find(set, oid) ? "" : " (not loaded here)");
+    }
+}
+
+static int
+cmd_policy_check(struct ctl *c, int argc, char **argv)
+{
+    struct config_strlist files = {0};
+    for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1]) {
+            fail("usage: policy check [SPIF...]   (default: --spif, or -c's policy.spif)",
+                 "unknown option %s", argv[i]);
+            return 2;
+        }
+    }
+    const struct config_strlist *list = &c->spif;
+    if (argc > 0) {
+        for (int i = 0; i < argc; i++)
+            strlist_add(&files, argv[i]);
+        list = &files;
+    }
+    if (list->n == 0) {
+        fail("pass SPIF files, --spif FILE, or -c node.cfg whose policy.spif lists them",
+             "no SPIF file to check");
+        return 2;
+    }
+    struct policy_set *set = policy_set_new();
+    const char **origin = xcalloc(list->n, sizeof *origin);
+    size_t bad = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        char err[512] = "";
+        struct policy *p = NULL;
+        int rc = policy_load(list->v[i], &p, err, sizeof err);
+        if (rc != PAL_OK) {
+            fail(rc == PAL_EMALFORMED ? "fix the file: an Open XML SPIF (schema 1.0 to 2.1); "
+                                        "policy/README.md lists what is supported"
+                                      : "check the path and that you may read it",
+                 "%s", err[0] ? err : pal_strerror(rc));
+            bad++;
+            continue;
+        }
+        if (policy_set_add(set, p) != PAL_OK) {
+            fail("a policy (name and OID) may be loaded once: drop one of the files",
+                 "%s: policy %s (%s) is already loaded", list->v[i], policy_name(p),
+                 policy_oid(p));
+            policy_free(p);
+            bad++;
+            continue;
+        }
+        origin[policy_set_count(set) - 1] = list->v[i];
+    }
+    for (size_t i = 0; i < policy_set_count(set); i++)
+        print_policy(set, policy_set_get(set, i), origin[i]);
+    printf("%s: policy check: %zu file%s, %zu polic%s loaded, %zu error%s\n", prog, list->n,
+           list->n == 1 ? "" : "s", policy_set_count(set),
+           policy_set_count(set) == 1 ? "y" : "ies", bad, bad == 1 ? "" : "s");
+    free(origin);
+    policy_set_free(set);
+    strlist_clear(&files);
+    return bad ? 1 : 0;
+}
+
+/* ---- label check ------------------------------------------------------------------ */
+
+#define LABEL_CHECK_USAGE                                                                          \
+    "usage: label check (--clearance TEXT... | --user JID) "                                      \
+    "(--label TEXT | --label-b64 B64 | --label-xml FILE)"
+
+static int
+cmd_label_check(struct ctl *c, int argc, char **argv)
+{
+    struct label_opts o = {0};
+    int first = argc;
+    if (parse_label_opts(argc, argv, &o, &first) != PAL_OK || first != argc || o.clear) {
+        if (first < argc)
+            fail("quote each text: --label 'policy=P class=C ...'", "unexpected argument %s",
+                 argv[first]);
+        fail(NULL, LABEL_CHECK_USAGE);
+        return 2;
+    }
+    if ((o.n_clearance > 0) == (o.user != NULL)) {
+        fail(LABEL_CHECK_USAGE, "give the clearance to check: --clearance TEXT or --user JID");
+        return 2;
+    }
+    if ((o.label != NULL) + (o.label_b64 != NULL) + (o.label_xml != NULL) != 1) {
+        fail(LABEL_CHECK_USAGE, "give exactly one label: --label, --label-b64 or --label-xml");
+        return 2;
+    }
+    struct policy_label *l = NULL;
+    struct policy_clearance *cs[CLEARANCES_MAX] = {NULL};
+    size_t n = 0;
+    bool unreadable = false;
+    int ret = 2;
+    char *jid = NULL;
+    LDAPMessage *res = NULL;
+    if (read_label(c, &o, &l) != PAL_OK)
+        goto out;
+    for (size_t i = 0; i < o.n_clearance; i++) {
+        char err[256];
+        if (policy_clearance_from_text(c->policies, o.clearance[i], &cs[n], err, sizeof err) !=
+            PAL_OK) {
+            fail("write it as: policy=NAME class=CLASS [categories=A,B] (one --clearance per "
+                 "policy)",
+                 "--clearance: %s", err);
+            goto out;
+        }
+        n++;
+    }
+    if (l)
+        print_label(c->policies, l, "label");
+    else
+        printf("label      none (an empty <label/>: the node applies the default label, "
+               "see: palisadectl settings show)\n");
+    if (o.user) {
+        jid = user_jid(c, o.user);
+        if (!jid)
+            goto out;
+        if (ctl_connect(c) != PAL_OK) {
+            ret = 3;
+            goto out;
+        }
+        char *attrs[] = {"xmppClearance", "xmppDefaultLabel", "xmppLabelSupport", NULL};
+        LDAPMessage *e = user_fetch(c, jid, attrs, &res);
+        if (!e)
+            goto out;
+        printf("user       %s\n", jid);
+        n = user_clearances(c, e, cs, CLEARANCES_MAX, &unreadable, true);
+        struct berval **dl = ldap_get_values_len(c->ld, e, "xmppDefaultLabel");
+        if (dl) {
+            char *t = label_der_text(c->policies, (unsigned char *)dl[0]->bv_val, dl[0]->bv_len);
+            printf("default    %s (the user's xmppDefaultLabel)\n", t);
+            free(t);
+        }
+        ldap_value_free_len(dl);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            char *t = NULL;
+            policy_clearance_to_text(c->policies, cs[i], &t);
+            printf("clearance  %s\n", t ? t : "(no classification)");
+            free(t);
+        }
+    }
+    struct policy_decision rd;
+    struct policy_decision sd;
+    if (unreadable && l) {
+        /* as the node: a clearance value it cannot read denies every label */
+        printf("read       deny-clearance (unreadable-clearance)\n"
+               "send       deny-clearance (unreadable-clearance)\n");
+        ret = 1;
+        goto out;
+    }
+    rd = policy_check_any(c->policies, POLICY_CHECK_READ,
+                          (const struct policy_clearance *const *)cs, n, l);
+    sd = policy_check_any(c->policies, POLICY_CHECK_SEND,
+                          (const struct policy_clearance *const *)cs, n, l);
+    print_decision("read", rd);
+    print_decision("send", sd);
+    ret = rd.verdict == POLICY_ALLOW ? 0 : 1;
+out:
+    ldap_msgfree(res);
+    free(jid);
+    for (size_t i = 0; i < CLEARANCES_MAX; i++)
+        policy_clearance_free(cs[i]);
+    policy_label_free(l);
+    return ret;
+}
+
+/* ---- user clearance / label-support / default-label / show ------------------------- */
+
+/* Replaces attr of the user's entry with vals (n = 0 deletes it). */
+static int
+user_replace(struct ctl *c, const char *dn, const char *attr, const struct berval *vals, size_t n)
+{
+    struct mods ms = {0};
+    mods_add(&ms, LDAP_MOD_REPLACE, attr, vals, n);
+    int rc = ldap_modify_ext_s(c->ld, dn, ms.p, NULL, NULL);
+    if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, dn, NULL);
+        return PAL_ELDAP;
+    }
+    return PAL_OK;
+}
+
+static int
+cmd_user_clearance(struct ctl *c, int argc, char **argv)
+{
+    struct label_opts o = {0};
+    int first;
+    if (parse_label_opts(argc, argv, &o, &first) != PAL_OK || o.n_clearance || o.user ||
+        o.label || o.label_b64 || o.label_xml || argc - first < 1 ||
+        (o.clear == (argc - first > 1))) {
+        fail("usage: user clearance JID TEXT...   (one quoted TEXT per policy, e.g. "
+             "'policy=PALISADE class=SECRET categories=NATO')\n"
+             "       user clearance JID --clear",
+             "bad arguments");
+        return 2;
+    }
+    size_t ntext = (size_t)(argc - first - 1);
+    if (ntext > CLEARANCES_MAX) {
+        fail("give one clearance per policy", "more than %d clearances", CLEARANCES_MAX);
+        return 2;
+    }
+    if (ntext && ctl_policies(c, true) != PAL_OK)
+        return 2;
+    char *jid = user_jid(c, argv[first]);
+    if (!jid)
+        return 2;
+    struct policy_clearance *cs[CLEARANCES_MAX] = {NULL};
+    struct berval vals[CLEARANCES_MAX];
+    unsigned char *ders[CLEARANCES_MAX] = {NULL};
+    int ret = 2;
+    char *dn = NULL;
+    for (size_t i = 0; i < ntext; i++) {
+        char err[256];
+        const char *text = argv[first + 1 + i];
+        if (policy_clearance_from_text(c->policies, text, &cs[i], err, sizeof err) != PAL_OK) {
+            fail("each TEXT is one whole clearance: quote it ('policy=NAME class=CLASS "
+                 "categories=A,B'); names from: palisadectl policy check",
+                 "\"%s\": %s", text, err);
+            goto out;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(policy_clearance_policy(cs[k]), policy_clearance_policy(cs[i])) == 0) {
+                fail("merge them: one clearance per policy holds every classification and "
+                     "category",
+                     "two clearances of policy %s", policy_clearance_policy(cs[i]));
+                goto out;
+            }
+        }
+        size_t len = 0;
+        if (policy_clearance_to_der(cs[i], &ders[i], &len) != PAL_OK) {
+            fail("give at least one classification", "\"%s\" cannot be encoded", text);
+            goto out;
+        }
+        vals[i] = (struct berval){len, (char *)ders[i]};
+    }
+    ret = 1;
+    dn = user_find(c, jid, NULL);
+    if (!dn) {
+        fail("list accounts with: user list", "no user %s", jid);
+        goto out;
+    }
+    if (user_replace(c, dn, "xmppClearance", vals, ntext) != PAL_OK)
+        goto out;
+    if (ntext == 0)
+        printf("%s: clearance of %s removed (may send and read unlabelled content only)\n", prog,
+               jid);
+    for (size_t i = 0; i < ntext; i++) {
+        char *t = NULL;
+        policy_clearance_to_text(c->policies, cs[i], &t);
+        printf("%s: clearance of %s: %s\n", prog, jid, t ? t : "?");
+        free(t);
+    }
+    ret = 0;
+out:
+    for (size_t i = 0; i < CLEARANCES_MAX; i++) {
+        policy_clearance_free(cs[i]);
+        free(ders[i]);
+    }
+    free(dn);
+    free(jid);
+    return ret;
+}
+
+static int
+cmd_user_label_support(struct ctl *c, int argc, char **argv)
+{
+    const char *v = argc == 2 ? argv[1] : "";
+    bool on = strcmp(v, "on") == 0;
+    bool off = strcmp(v, "off") == 0;
+    bool dflt = strcmp(v, "default") == 0;
+    if (argc != 2 || !(on || off || dflt)) {
+        fail("usage: user label-support JID on|off|default   (off: the node puts the marking "
+             "in the first line of the body, FLOT; default: decided from the client's caps)",
+             "bad arguments");
+        return 2;
+    }
+    char *jid = user_jid(c, argv[0]);
+    if (!jid)
+        return 2;
+    int ret = 1;
+    char *dn = user_find(c, jid, NULL);
+    if (!dn) {
+        fail("list accounts with: user list", "no user %s", jid);
+        goto out;
+    }
+    struct berval bv = {on ? 4 : 5, on ? "TRUE" : "FALSE"};
+    if (user_replace(c, dn, "xmppLabelSupport", &bv, dflt ? 0 : 1) != PAL_OK)
+        goto out;
+    printf("%s: label support of %s: %s\n", prog, jid,
+           dflt ? "default (from the client's caps)" : on ? "on" : "off (FLOT)");
+    ret = 0;
+out:
+    free(dn);
+    free(jid);
+    return ret;
+}
+
+/* Parses and checks a label for use as a default label; *der (caller frees). */
+static int
+default_label_der(struct ctl *c, const char *text, struct policy_label **l, unsigned char **der,
+                  size_t *len)
+{
+    char err[256];
+    if (policy_label_from_text(c->policies, text, l, err, sizeof err) != PAL_OK) {
+        fail("write it as one quoted TEXT: 'policy=NAME class=CLASS [categories=A,B]'; names "
+             "from: palisadectl policy check",
+             "\"%s\": %s", text, err);
+        return PAL_EINVAL;
+    }
+    struct policy_decision v = policy_label_validate(c->policies, *l);
+    if (v.verdict != POLICY_ALLOW) {
+        fail("pick a valid label; see why with: palisadectl label check --label TEXT "
+             "--clearance TEXT",
+             "\"%s\" is not a valid label: %s", text, policy_reason_str(v.reason));
+        return PAL_EPOLICY;
+    }
+    if (policy_label_to_der(*l, der, len) != PAL_OK) {
+        fail(NULL, "\"%s\" cannot be encoded", text);
+        return PAL_EINVAL;
+    }
+    return PAL_OK;
+}
+
+static int
+cmd_user_default_label(struct ctl *c, int argc, char **argv)
+{
+    struct label_opts o = {0};
+    int first;
+    if (parse_label_opts(argc, argv, &o, &first) != PAL_OK || o.n_clearance || o.user ||
+        o.label || o.label_b64 || o.label_xml || argc - first != (o.clear ? 1 : 2)) {
+        fail("usage: user default-label JID TEXT | user default-label JID --clear   (TEXT: one "
+             "quoted label, e.g. 'policy=PALISADE class=RESTRICTED')",
+             "bad arguments");
+        return 2;
+    }
+    if (!o.clear && ctl_policies(c, true) != PAL_OK)
+        return 2;
+    char *jid = user_jid(c, argv[first]);
+    if (!jid)
+        return 2;
+    int ret = 2;
+    struct policy_label *l = NULL;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    LDAPMessage *res = NULL;
+    if (!o.clear && default_label_der(c, argv[first + 1], &l, &der, &len) != PAL_OK)
+        goto out;
+    ret = 1;
+    char *attrs[] = {"xmppClearance", NULL};
+    LDAPMessage *e = user_fetch(c, jid, attrs, &res);
+    if (!e)
+        goto out;
+    char *dn = ldap_get_dn(c->ld, e);
+    struct berval bv = {len, (char *)der};
+    int rc = user_replace(c, dn, "xmppDefaultLabel", &bv, o.clear ? 0 : 1);
+    ldap_memfree(dn);
+    if (rc != PAL_OK)
+        goto out;
+    if (o.clear) {
+        printf("%s: default label of %s removed (the domain's or server's applies)\n", prog, jid);
+        ret = 0;
+        goto out;
+    }
+    char *t = NULL;
+    policy_label_to_text(c->policies, l, &t);
+    printf("%s: default label of %s: %s\n", prog, jid, t);
+    free(t);
+    /* A default label the user may not send makes every unlabelled message of
+     * theirs bounce: say so, but it is the operator's call. */
+    struct policy_clearance *cs[CLEARANCES_MAX] = {NULL};
+    bool unreadable = false;
+    size_t n = user_clearances(c, e, cs, CLEARANCES_MAX, &unreadable, false);
+    struct policy_decision d = policy_check_any(
+        c->policies, POLICY_CHECK_SEND, (const struct policy_clearance *const *)cs, n, l);
+    if (unreadable || d.verdict != POLICY_ALLOW)
+        fprintf(stderr,
+                "%s: warning: %s may not send this label (%s): their unlabelled messages will "
+                "be refused; give a clearance with: user clearance %s TEXT\n",
+                prog, jid, unreadable ? "unreadable-clearance" : policy_reason_str(d.reason), jid);
+    for (size_t i = 0; i < n; i++)
+        policy_clearance_free(cs[i]);
+    ret = 0;
+out:
+    ldap_msgfree(res);
+    policy_label_free(l);
+    free(der);
+    free(jid);
+    return ret;
+}
+
+static int
+cmd_user_show(struct ctl *c, int argc, char **argv)
+{
+    if (argc != 1) {
+        fail("usage: user show JID", "bad arguments");
+        return 2;
+    }
+    ctl_policies(c, false);
+    char *jid = user_jid(c, argv[0]);
+    if (!jid)
+        return 2;
+    char *attrs[] = {"xmppAccountEnabled", "cn",       "xmppClearance", "xmppDefaultLabel",
+                     "xmppLabelSupport",   "xmppScramSecret", NULL};
+    LDAPMessage *res = NULL;
+    LDAPMessage *e = user_fetch(c, jid, attrs, &res);
+    if (!e) {
+        ldap_msgfree(res);
+        free(jid);
+        return 1;
+    }
+    char *dn = ldap_get_dn(c->ld, e);
+    struct berval **en = ldap_get_values_len(c->ld, e, "xmppAccountEnabled");
+    struct berval **cn = ldap_get_values_len(c->ld, e, "cn");
+    struct berval **dl = ldap_get_values_len(c->ld, e, "xmppDefaultLabel");
+    struct berval **ls = ldap_get_values_len(c->ld, e, "xmppLabelSupport");
+    struct berval **sc = ldap_get_values_len(c->ld, e, "xmppScramSecret");
+    printf("jid        %s\ndn         %s\n", jid, dn);
+    printf("name       %.*s\n", cn ? (int)cn[0]->bv_len : 1, cn ? cn[0]->bv_val : "-");
+    printf("state      %s\n",
+           !en || (en[0]->bv_len == 4 && memcmp(en[0]->bv_val, "TRUE", 4) == 0) ? "enabled"
+                                                                                 : "disabled");
+    printf("scram      %d secret%s\n", sc ? ldap_count_values_len(sc) : 0,
+           sc && ldap_count_values_len(sc) == 1 ? "" : "s");
+    bool unreadable;
+    user_clearances(c, e, NULL, 0, &unreadable, true);
+    if (dl) {
+        char *t = label_der_text(c->policies, (unsigned char *)dl[0]->bv_val, dl[0]->bv_len);
+        printf("default    %s\n", t);
+        free(t);
+    } else {
+        printf("default    none (the domain's or server's default label applies)\n");
+    }
+    printf("labels     %s\n", !ls ? "default (from the client's caps)"
+                              : ls[0]->bv_len == 4 && memcmp(ls[0]->bv_val, "TRUE", 4) == 0
+                                  ? "on"
+                                  : "off (FLOT)");
+    if (policy_set_count(c->policies) == 0)
+        printf("(values in numbers: pass --spif FILE or -c node.cfg for names)\n");
+    ldap_value_free_len(en);
+    ldap_value_free_len(cn);
+    ldap_value_free_len(dl);
+    ldap_value_free_len(ls);
+    ldap_value_free_len(sc);
+    ldap_memfree(dn);
+    ldap_msgfree(res);
+    free(jid);
+    return 0;
+}
+
+/* ---- settings ---------------------------------------------------------------------- */
+
+/* The canonical settings entry: cn=default or cn=<domain> under ou=settings. */
+static char *
+settings_dn(const struct ctl *c, const char *domain)
+{
+    char *esc = rdn_escape(domain ? domain : "default");
+    char *dn = xasprintf("cn=%s,ou=settings,%s", esc, c->base);
+    free(esc);
+    return dn;
+}
+
+/* Creates the settings entry dn (and ou=settings when missing). */
+static int
+settings_create(struct ctl *c, const char *dn, const char *domain, const struct berval *label)
+{
+    static const struct berval classes[] = {{3, "top"}, {18, "xmppServerSettings"}};
+    const char *cn = domain ? domain : "default";
+    struct mods ms = {0};
+    mods_add(&ms, LDAP_MOD_ADD, "objectClass", classes, 2);
+    mods_str(&ms, LDAP_MOD_ADD, "cn", cn);
+    if (domain)
+        mods_str(&ms, LDAP_MOD_ADD, "xmppDomain", domain);
+    mods_add(&ms, LDAP_MOD_ADD, "xmppDefaultLabel", label, 1);
+    int rc = ldap_add_ext_s(c->ld, dn, ms.p, NULL, NULL);
+    if (rc == LDAP_NO_SUCH_OBJECT) {
+        static const struct berval ou_classes[] = {{3, "top"}, {18, "organizationalUnit"}};
+        char *ou = xasprintf("ou=settings,%s", c->base);
+        struct mods mo = {0};
+        mods_add(&mo, LDAP_MOD_ADD, "objectClass", ou_classes, 2);
+        mods_str(&mo, LDAP_MOD_ADD, "ou", "settings");
+        int orc = ldap_add_ext_s(c->ld, ou, mo.p, NULL, NULL);
+        if (orc != LDAP_SUCCESS && orc != LDAP_ALREADY_EXISTS) {
+            ldap_diag(c->ld, orc, ou,
+                      orc == LDAP_NO_SUCH_OBJECT ? "check ldap.base (or --base): it must exist"
+                                                 : NULL);
+            free(ou);
+            return PAL_ELDAP;
+        }
+        printf("%s: created %s\n", prog, ou);
+        free(ou);
+        rc = ldap_add_ext_s(c->ld, dn, ms.p, NULL, NULL);
+    }
+    if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, dn, NULL);
+        return PAL_ELDAP;
+    }
+    return PAL_OK;
+}
+
+/* A DN in one spelling (LDAPv3, pretty) to compare case-insensitively; caller
+ * frees. */
+static char *
+dn_pretty(const char *dn)
+{
+    char *out = NULL;
+    if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &out,
+                          LDAP_DN_FORMAT_LDAPV3 | LDAP_DN_PRETTY) != LDAP_SUCCESS || !out)
+        return xstrdup(dn);
+    char *copy = xstrdup(out);
+    ldap_memfree(out);
+    return copy;
+}
+
+/* Other settings entries that apply to the same scope: the node takes the one
+ * with the lowest DN, so the operator should know about them. */
+static void
+settings_warn_others(struct ctl *c, const char *dn, const char *domain)
+{
+    char *filter;
+    if (domain) {
+        struct berval bv = {strlen(domain), (char *)domain};
+        struct berval esc = {0, NULL};
+        if (ldap_bv2escaped_filter_value(&bv, &esc) != 0)
+            return;
+        filter = xasprintf("(&(objectClass=xmppServerSettings)(xmppDomain=%s)"
+                           "(xmppDefaultLabel=*))",
+                           esc.bv_val);
+        ber_memfree(esc.bv_val);
+    } else {
+        filter = xstrdup("(&(objectClass=xmppServerSettings)(!(xmppDomain=*))"
+                         "(xmppDefaultLabel=*))");
+    }
+    char *attrs[] = {LDAP_NO_ATTRS, NULL};
+    LDAPMessage *res = NULL;
+    int rc = ldap_search_ext_s(c->ld, c->base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
+                               NULL, LDAP_NO_LIMIT, &res);
+    free(filter);
+    char *ndn = dn_pretty(dn);
+    for (char *q = ndn; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    for (LDAPMessage *e = rc == LDAP_SUCCESS ? ldap_first_entry(c->ld, res) : NULL; e;
+         e = ldap_next_entry(c->ld, e)) {
+        char *d = ldap_get_dn(c->ld, e);
+        char *nd = dn_pretty(d);
+        /* the replica compares lowercased normalised DNs */
+        for (char *q = nd; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        if (strcmp(nd, ndn) != 0)
+            fprintf(stderr,
+                    "%s: warning: %s also sets a default label for %s, and the nodes use "
+                    "the entry with the lowest DN: %s (remove or clear the other one)\n",
+                    prog, d, domain ? domain : "the server",
+                    strcmp(nd, ndn) < 0 ? "that one, not this" : "this one");
+        free(nd);
+        ldap_memfree(d);
+    }
+    free(ndn);
+    ldap_msgfree(res);
+}
+
+static int
+cmd_settings_default_label(struct ctl *c, int argc, char **argv)
+{
+    struct label_opts o = {0};
+    int first;
+    if (parse_label_opts(argc, argv, &o, &first) != PAL_OK || o.n_clearance || o.user ||
+        o.label || o.label_b64 || o.label_xml || argc - first != (o.clear ? 0 : 1)) {
+        fail("usage: settings default-label [--domain D] TEXT | settings default-label "
+             "[--domain D] --clear   (TEXT: one quoted label, e.g. 'policy=PALISADE "
+             "class=UNCLASSIFIED'; without --domain: the server-wide default)",
+             "bad arguments");
+        return 2;
+    }
+    if (!c->base) {
+        fail("pass -c node.cfg (ldap.base), --env DIR/env, or --base DN", "no directory base");
+        return 2;
+    }
+    /* The scope is only ever the --domain after the command words: the one
+     * before them (or the config's first domain) completes user JIDs, and
+     * reading it as a scope would put a domain's label where the server's was
+     * meant, or the other way round. */
+    if (!o.domain && c->domain_given) {
+        fail("write it after the command: settings default-label --domain D ...; without it "
+             "the server-wide default is meant",
+             "--domain before the command names the domain of user JIDs, not a settings scope");
+        return 2;
+    }
+    char *domain = NULL;
+    if (o.domain) {
+        domain = jid_normalize(o.domain);
+        if (!domain || strchr(domain, '@') || strchr(domain, '/')) {
+            fail("give a domain name such as example.com", "--domain %s is not a domain",
+                 o.domain);
+            free(domain);
+            return 2;
+        }
+    }
+    if (!o.clear && ctl_policies(c, true) != PAL_OK) {
+        free(domain);
+        return 2;
+    }
+    struct policy_label *l = NULL;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    int ret = 2;
+    char *dn = settings_dn(c, domain);
+    if (!o.clear && default_label_der(c, argv[first], &l, &der, &len) != PAL_OK)
+        goto out;
+    ret = 1;
+    if (ctl_connect(c) != PAL_OK)
+        goto out;
+    struct berval bv = {len, (char *)der};
+    struct mods ms = {0};
+    mods_add(&ms, LDAP_MOD_REPLACE, "xmppDefaultLabel", &bv, o.clear ? 0 : 1);
+    int rc = ldap_modify_ext_s(c->ld, dn, ms.p, NULL, NULL);
+    if (rc == LDAP_NO_SUCH_OBJECT && o.clear) {
+        printf("%s: no %s: no default label to clear\n", prog, dn);
+        ret = 0;
+        goto out;
+    }
+    if (rc == LDAP_NO_SUCH_OBJECT) {
+        if (settings_create(c, dn, domain, &bv) != PAL_OK)
+            goto out;
+        printf("%s: created %s\n", prog, dn);
+    } else if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, dn,
+                  rc == LDAP_OBJECT_CLASS_VIOLATION
+                      ? "that entry is not an xmppServerSettings entry: fix or remove it"
+                      : NULL);
+        goto out;
+    }
+    if (o.clear) {
+        printf("%s: default label of %s removed (%s)\n", prog,
+               domain ? domain : "the server", dn);
+    } else {
+        char *t = NULL;
+        policy_label_to_text(c->policies, l, &t);
+        printf("%s: default label of %s: %s (%s)\n", prog, domain ? domain : "the server", t,
+               dn);
+        free(t);
+        settings_warn_others(c, dn, domain);
+    }
+    ret = 0;
+out:
+    policy_label_free(l);
+    free(der);
+    free(dn);
+    free(domain);
+    return ret;
+}
+
+static int
+cmd_settings_show(struct ctl *c, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0) {
+        fail("usage: settings show", "bad arguments");
+        return 2;
+    }
+    if (!c->base) {
+        fail("pass -c node.cfg (ldap.base), --env DIR/env, or --base DN", "no directory base");
+        return 2;
+    }
+    ctl_policies(c, false);
+    char *attrs[] = {"xmppDomain", "xmppDefaultLabel", NULL};
+    LDAPMessage *res = NULL;
+    int rc = ldap_search_ext_s(c->ld, c->base, LDAP_SCOPE_SUBTREE,
+                               "(objectClass=xmppServerSettings)", attrs, 0, NULL, NULL, NULL,
+                               LDAP_NO_LIMIT, &res);
+    if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, c->base, NULL);
+        ldap_msgfree(res);
+        return 1;
+    }
+    size_t n = 0;
+    for (LDAPMessage *e = ldap_first_entry(c->ld, res); e; e = ldap_next_entry(c->ld, e)) {
+        char *dn = ldap_get_dn(c->ld, e);
+        struct berval **dom = ldap_get_values_len(c->ld, e, "xmppDomain");
+        struct berval **dl = ldap_get_values_len(c->ld, e, "xmppDefaultLabel");
+        printf("%s\n  scope      ", dn);
+        if (!dom)
+            printf("server-wide");
+        for (int i = 0; dom && dom[i]; i++)
+            printf("%s%.*s", i ? ", " : "", (int)dom[i]->bv_len, dom[i]->bv_val);
+        char *t = dl ? label_der_text(c->policies, (unsigned char *)dl[0]->bv_val,
+                                      dl[0]->bv_len)
+                     : NULL;
+        printf("\n  default    %s\n", t ? t : "none");
+        free(t);
+        ldap_value_free_len(dom);
+        ldap_value_free_len(dl);
+        ldap_memfree(dn);
+        n++;
+    }
+    if (n == 0)
+        printf("%s: no settings entries under %s (no default labels)\n", prog, c->base);
+    ldap_msgfree(res);
+    return 0;
+}
+
 /* ---- The command table ----------------------------------------------------------- */
 
 static const struct ctl_command commands[] = {
     {"user", "add", "JID [--password-stdin | --password-file F] [--name NAME] [--clearance-file F]",
-     "create an account", cmd_user_add, true},
+     "create an account", cmd_user_add, NEED_LDAP},
     {"user", "passwd", "JID (--password-stdin | --password-file F)", "set a password",
-     cmd_user_passwd, true},
+     cmd_user_passwd, NEED_LDAP},
     {"user", "del", "JID", "delete an account with its roster and offline messages", cmd_user_del,
-     true},
-    {"user", "enable", "JID", "allow logins", cmd_user_enable, true},
+     NEED_LDAP},
+    {"user", "enable", "JID", "allow logins", cmd_user_enable, NEED_LDAP},
     {"user", "disable", "JID", "refuse logins (sessions end on every node)", cmd_user_disable,
-     true},
+     NEED_LDAP},
     {"user", "import", "FILE", "create accounts from \"jid password\" lines (- = stdin)",
-     cmd_user_import, true},
-    {"user", "list", "", "list accounts: jid, state, name, DN", cmd_user_list, true},
+     cmd_user_import, NEED_LDAP},
+    {"user", "list", "", "list accounts: jid, state, name, DN, clearance (tab-separated)",
+     cmd_user_list, NEED_LDAP},
+    {"user", "show", "JID", "an account's state, clearance, default label and label support",
+     cmd_user_show, NEED_LDAP},
+    {"user", "clearance", "JID TEXT... | JID --clear",
+     "set the clearance (one quoted TEXT per policy: 'policy=P class=C categories=A,B')",
+     cmd_user_clearance, NEED_LDAP},
+    {"user", "label-support", "JID on|off|default",
+     "off: the display marking goes into the body (FLOT); default: from the client's caps",
+     cmd_user_label_support, NEED_LDAP},
+    {"user", "default-label", "JID TEXT | JID --clear",
+     "the label of the user's unlabelled messages ('policy=P class=C ...')",
+     cmd_user_default_label, NEED_LDAP},
+    {"settings", "default-label", "[--domain D] TEXT | [--domain D] --clear",
+     "the default label of a domain, or without --domain of the server (--domain after the "
+     "command words)",
+     cmd_settings_default_label, 0},
+    {"settings", "show", "", "the settings entries and their default labels", cmd_settings_show,
+     NEED_LDAP},
+    {"policy", "check", "[SPIF...]",
+     "validate SPIF files (default: --spif, or -c's policy.spif) and list what they define",
+     cmd_policy_check, 0},
+    {"label", "check",
+     "(--clearance TEXT... | --user JID) (--label TEXT | --label-b64 B64 | --label-xml FILE)",
+     "explain the read and send decisions; exit 0 read allowed, 1 denied, 2 bad input, 3 no "
+     "directory",
+     cmd_label_check, NEED_POLICY},
 };
 
 static void
@@ -1054,58 +2267,135 @@ usage(FILE *out)
 {
     fprintf(out,
             "usage: %s [options] COMMAND [arguments]\n"
-            "directory options (later ones win):\n"
-            "  -c FILE                 the node's config (its ldap group and first domain)\n"
+            "options (anywhere on the line; later ones win; -- ends them):\n"
+            "  -c FILE                 the node's config (its ldap group, first domain and "
+            "policy.spif)\n"
             "  --env FILE              a scripts/slapd-dev.sh env file (binds as the admin)\n"
-            "  --uri URI --bind-dn DN --bind-secret-file F --users BASE --domain D\n"
+            "  --uri URI --bind-dn DN --bind-secret-file F --users BASE --base DN\n"
             "  --starttls --ca-file F\n"
+            "  --domain D              the domain of user JIDs given without one\n"
+            "  --spif FILE             a security policy (repeatable; instead of policy.spif)\n"
+            "texts: clearance 'policy=P class=C [categories=A,\"Tag set:B\"]' (class: up to C),\n"
+            "       label 'policy=P class=C [categories=A,B] [privacymark=\"M\"]'\n"
+            "       (see policy/README.md; names from: %s policy check)\n"
             "commands:\n",
-            prog);
+            prog, prog);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         char words[64];
         snprintf(words, sizeof words, "%s%s%s", commands[i].group, commands[i].name ? " " : "",
                  commands[i].name ? commands[i].name : "");
-        fprintf(out, "  %s %s\n      %s\n", words, commands[i].args, commands[i].summary);
+        fprintf(out, "  %s%s%s\n      %s\n", words, commands[i].args[0] ? " " : "",
+                commands[i].args, commands[i].summary);
     }
 }
 
-/* Global options: may come before and between the command words. Returns the
- * number of arguments consumed at argv[i], 0 if argv[i] is not one of them, or
- * -1 on error. */
+/* Command options that take a value as the next argument: the global option
+ * scan must not read their values as options or command words. */
+static bool
+takes_value(const char *a)
+{
+    static const char *const opts[] = {"--password-file", "--name",      "--clearance-file",
+                                       "--clearance",     "--user",      "--label",
+                                       "--label-b64",     "--label-xml", NULL};
+    for (size_t i = 0; opts[i]; i++)
+        if (strcmp(a, opts[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Global options. Returns the number of arguments consumed at argv[i], 0 if
+ * argv[i] is not one of them, or -1 on error. "--opt=value" works too. */
 static int
 global_opt(struct ctl *c, int argc, char **argv, int i, char **config, char **env,
            char **secret_file)
 {
     const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     struct {
         const char *name;
         char **dst;
     } strs[] = {
         {"-c", config},
+        {"--config", config},
         {"--env", env},
         {"--uri", &c->uri},
         {"--bind-dn", &c->bind_dn},
         {"--bind-secret-file", secret_file},
         {"--users", &c->users},
+        {"--base", &c->base},
         {"--domain", &c->domain},
         {"--ca-file", &c->ca_file},
+        {"--spif", NULL},
     };
     if (strcmp(a, "--starttls") == 0) {
         c->starttls = true;
         return 1;
     }
     for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
+        size_t nl = strlen(strs[k].name);
+        const char *v;
+        int used;
         if (strcmp(a, strs[k].name) == 0) {
-            if (!v) {
-                fail(NULL, "%s needs a value", a);
-                return -1;
-            }
-            set_str(strs[k].dst, v);
-            return 2;
+            v = i + 1 < argc ? argv[i + 1] : NULL;
+            used = 2;
+        } else if (strncmp(a, strs[k].name, nl) == 0 && a[nl] == '=' && nl > 2) {
+            v = a + nl + 1;
+            used = 1;
+        } else {
+            continue;
         }
+        if (!v || !v[0]) {
+            fail("see: palisadectl --help", "%s needs a value", strs[k].name);
+            return -1;
+        }
+        if (strs[k].dst)
+            set_str(strs[k].dst, v);
+        else
+            strlist_add(&c->spif, v);
+        if (strs[k].dst == &c->domain)
+            c->domain_given = true;
+        return used;
     }
     return 0;
+}
+
+/* Folds the sources together: config < env < command line. */
+static int
+ctl_merge(struct ctl *c, struct ctl *over, const char *config, const char *env,
+          const char *secret_file)
+{
+    if (config && ctl_load_config(c, config) != PAL_OK)
+        return PAL_ECONFIG;
+    if (env && ctl_load_env(c, env) != PAL_OK)
+        return PAL_EIO;
+    char **pairs[][2] = {
+        {&c->uri, &over->uri},         {&c->bind_dn, &over->bind_dn}, {&c->users, &over->users},
+        {&c->base, &over->base},       {&c->domain, &over->domain},   {&c->ca_file, &over->ca_file},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        if (*pairs[i][1])
+            set_str(pairs[i][0], *pairs[i][1]);
+    c->starttls |= over->starttls;
+    c->domain_given = over->domain_given;
+    if (secret_file)
+        set_secret(c, NULL, secret_file);
+    if (over->spif.n > 0) {
+        strlist_clear(&c->spif);
+        for (size_t i = 0; i < over->spif.n; i++)
+            strlist_add(&c->spif, over->spif.v[i]);
+        set_str(&c->spif_origin, "--spif");
+    }
+    if (c->domain) {
+        char *d = jid_normalize(c->domain);
+        if (!d || strchr(d, '@') || strchr(d, '/')) {
+            fail("give a domain name such as example.com", "--domain %s is not a domain",
+                 c->domain);
+            free(d);
+            return PAL_EINVAL;
+        }
+        set_str(&c->domain, d);
+        free(d);
+    }
+    return PAL_OK;
 }
 
 int
@@ -1116,16 +2406,34 @@ main(int argc, char **argv)
     char *config = NULL;
     char *env = NULL;
     char *secret_file = NULL;
-    const char *words[2] = {NULL, NULL};
-    size_t nwords = 0;
-    int i = 1;
     int ret = 2;
+    /* rest[0] is a placeholder so that rest + 1 can be handed to getopt as
+     * argv - 1 (its "program name" slot) */
+    char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 1;
+    rest[0] = argv[0];
 
-    /* options and up to two command words, in any order up to the command */
-    while (i < argc && nwords < 2) {
+    /* global options anywhere; everything else, in order, for the command */
+    for (int i = 1; i < argc;) {
+        if (strcmp(argv[i], "--") == 0) {
+            for (i++; i < argc; i++)
+                rest[nrest++] = argv[i];
+            break;
+        }
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
-            return 0;
+            ret = 0;
+            goto out;
+        }
+        /* after "settings WORD", --domain is the command's own (its scope) */
+        bool own = nrest > 2 && strcmp(rest[1], "settings") == 0 &&
+                   (strcmp(argv[i], "--domain") == 0 || strncmp(argv[i], "--domain=", 9) == 0);
+        if (own) {
+            rest[nrest++] = argv[i];
+            if (strcmp(argv[i], "--domain") == 0 && i + 1 < argc)
+                rest[nrest++] = argv[++i];
+            i++;
+            continue;
         }
         int used = global_opt(&over, argc, argv, i, &config, &env, &secret_file);
         if (used < 0)
@@ -1134,70 +2442,54 @@ main(int argc, char **argv)
             i += used;
             continue;
         }
-        if (argv[i][0] == '-')
-            break;
-        words[nwords++] = argv[i++];
-        /* a group word without subcommands stands alone */
-        bool has_sub = false;
-        for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
-            has_sub |= strcmp(commands[k].group, words[0]) == 0 && commands[k].name;
-        if (nwords == 1 && !has_sub)
-            break;
+        rest[nrest++] = argv[i];
+        if (takes_value(argv[i]) && i + 1 < argc)
+            rest[nrest++] = argv[++i];
+        i++;
     }
     const struct ctl_command *cmd = NULL;
-    for (size_t k = 0; k < sizeof commands / sizeof commands[0] && !cmd; k++)
-        if (words[0] && strcmp(commands[k].group, words[0]) == 0 &&
-            (commands[k].name ? words[1] && strcmp(commands[k].name, words[1]) == 0 : true))
+    const char *w0 = nrest > 1 ? rest[1] : NULL;
+    const char *w1 = nrest > 2 ? rest[2] : NULL;
+    int skip = 0;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0] && !cmd; k++) {
+        if (!w0 || strcmp(commands[k].group, w0) != 0)
+            continue;
+        if (!commands[k].name) {
             cmd = &commands[k];
+            skip = 1;
+        } else if (w1 && strcmp(commands[k].name, w1) == 0) {
+            cmd = &commands[k];
+            skip = 2;
+        }
+    }
     if (!cmd) {
-        if (words[0])
-            fail(NULL, "unknown command: %s%s%s", words[0], words[1] ? " " : "",
-                 words[1] ? words[1] : "");
+        bool group = false;
+        for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+            group |= w0 && strcmp(commands[k].group, w0) == 0;
+        if (group && !w1)
+            fail("see the commands below", "%s needs a subcommand", w0);
+        else if (w0)
+            fail("see the commands below", "unknown command: %s%s%s", w0,
+                 group && w1 ? " " : "", group && w1 ? w1 : "");
         usage(stderr);
         goto out;
     }
-    if (cmd->needs_ldap) {
-        ret = 1;
-        if (config && ctl_load_config(&c, config) != PAL_OK)
-            goto out;
-        if (env && ctl_load_env(&c, env) != PAL_OK)
-            goto out;
-        if (over.uri)
-            set_str(&c.uri, over.uri);
-        if (over.bind_dn)
-            set_str(&c.bind_dn, over.bind_dn);
-        if (over.users)
-            set_str(&c.users, over.users);
-        if (over.domain)
-            set_str(&c.domain, over.domain);
-        if (over.ca_file)
-            set_str(&c.ca_file, over.ca_file);
-        c.starttls |= over.starttls;
-        if (secret_file) {
-            char err[256];
-            char *s = config_read_secret(secret_file, err, sizeof err);
-            if (!s) {
-                fail(NULL, "--bind-secret-file %s: %s", secret_file, err);
-                goto out;
-            }
-            wipe_free(c.secret);
-            c.secret = s;
-        }
-        if (c.domain) {
-            char *d = jid_normalize(c.domain);
-            if (!d || strchr(d, '@') || strchr(d, '/')) {
-                fail(NULL, "--domain %s is not a domain", c.domain);
-                free(d);
-                goto out;
-            }
-            set_str(&c.domain, d);
-            free(d);
-        }
-        if (ctl_connect(&c) != PAL_OK)
-            goto out;
+    ret = cmd->needs & NEED_LDAP ? 1 : 2;
+    if (ctl_merge(&c, &over, config, env, secret_file) != PAL_OK)
+        goto out;
+    if ((cmd->needs & NEED_POLICY) && ctl_policies(&c, true) != PAL_OK) {
+        ret = 2;
+        goto out;
     }
-    ret = cmd->run(&c, argc - i, argv + i);
+    if ((cmd->needs & NEED_LDAP) && ctl_connect(&c) != PAL_OK) {
+        ret = 1;
+        goto out;
+    }
+    /* the command's arguments start after its words; rest[skip] is the slot
+     * getopt sees as argv[0] */
+    ret = cmd->run(&c, nrest - 1 - skip, rest + 1 + skip);
 out:
+    free(rest);
     ctl_clear(&c);
     ctl_clear(&over);
     free(config);
