@@ -3,14 +3,36 @@
 # load-sample.sh - sample accounts for development and tests in a slapd made by
 # scripts/slapd-dev.sh: alice, bob, carol and dave @DOMAIN, passwords
 # <name>-secret, with vCard data (cn, givenName, sn, mail, telephoneNumber,
-# title, ou; alice also has a jpegPhoto from test/data/alice.jpg).
-# Accounts are created with palisadectl (so they get {SSHA} and SCRAM secrets);
-# the vCard attributes are set with ldapmodify. Running it again resets the
-# passwords and attributes.
+# title, ou; alice also has a jpegPhoto from test/data/alice.jpg), and
+# clearances under the sample security policy (policy/spif/palisade-sample.xml,
+# policy PALISADE: UNCLASSIFIED < RESTRICTED < CONFIDENTIAL < SECRET, restrictive
+# "Need To Know" NATO/EU, permissive "Releasable To" GBR/FRA/DEU/USA):
+#
+#   alice, bob  up to SECRET, NATO and EU, releasable to GBR FRA DEU USA
+#   carol       up to RESTRICTED, releasable to GBR FRA DEU USA, no Need To Know:
+#               she reads RESTRICTED (REL TO ...) but not CONFIDENTIAL, SECRET,
+#               or anything compartmented NATO or EU
+#   dave        no clearance: he sends and reads unlabelled messages only
+#
+# There is no default label (server, domain or user): unlabelled messages stay
+# unlabelled, so dave can chat with everyone. To try one:
+#   palisadectl --env DIR/env --spif policy/spif/palisade-sample.xml \
+#       settings default-label 'policy=PALISADE class=UNCLASSIFIED'     (server-wide)
+#   palisadectl ... settings default-label --domain DOMAIN 'policy=PALISADE class=RESTRICTED'
+#   palisadectl ... --domain DOMAIN user default-label alice 'policy=PALISADE class=SECRET'
+# (dave, with no clearance, may not send a labelled default: his unlabelled
+# messages would then be refused.) Running this script again removes them.
+#
+# Accounts, clearances and labels are set with palisadectl (so accounts get
+# {SSHA} and SCRAM secrets and clearances are DER from their text form); the
+# vCard attributes with ldapmodify. Running it again resets the passwords,
+# attributes, clearances, default labels and label-support settings.
 #
 #   load-sample.sh DIR DOMAIN
 #
 # PALISADECTL names the palisadectl binary (default: build/node/palisadectl).
+# PALISADE_SPIF names the SPIF file of the sample policy (default:
+# policy/spif/palisade-sample.xml); it must define the names above.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,11 +55,25 @@ domain="$2"
 ctl="${PALISADECTL:-$top/build/node/palisadectl}"
 [ -x "$ctl" ] || die "no palisadectl at $ctl" \
     "build it (cmake --build build --target palisadectl) or set PALISADECTL=/path/to/palisadectl"
+spif="${PALISADE_SPIF:-$top/policy/spif/palisade-sample.xml}"
+[ -r "$spif" ] || die "cannot read the sample policy $spif" \
+    "run this script from a Palisade checkout, or set PALISADE_SPIF=/path/to/palisade-sample.xml"
 command -v ldapmodify >/dev/null || die "ldapmodify is missing" "install the Debian package ldap-utils"
 photo="$top/test/data/alice.jpg"
 [ -r "$photo" ] || die "cannot read $photo" "run this script from a Palisade checkout"
 
-ctl_run() { "$ctl" --env "$dir/env" --domain "$domain" "$@"; }
+ctl_run() { "$ctl" --env "$dir/env" --spif "$spif" --domain "$domain" "$@"; }
+# settings commands take their scope from a --domain after the command words
+ctl_settings() { "$ctl" --env "$dir/env" --spif "$spif" settings "$@"; }
+
+# Clearance text per user (palisadectl's text form; "" = no clearance).
+clearance_of() {
+    case "$1" in
+    alice | bob) printf '%s' 'policy=PALISADE class=SECRET categories=NATO,EU,GBR,FRA,DEU,USA' ;;
+    carol) printf '%s' 'policy=PALISADE class=RESTRICTED categories=GBR,FRA,DEU,USA' ;;
+    *) printf '' ;;
+    esac
+}
 
 # uid | given name | surname | title | ou | telephone
 users=(
@@ -47,7 +83,9 @@ users=(
     "dave|Dave|Bowman|Operator|Operations|+1 321 555 0199"
 )
 
-say "palisadectl: $ctl; directory: $LDAP_URI; domain: $domain"
+say "palisadectl: $ctl; directory: $LDAP_URI; domain: $domain; policy: $spif"
+"$ctl" --spif "$spif" policy check >/dev/null ||
+    die "the sample policy $spif does not load" "see the palisadectl message above"
 existing="$(ctl_run user list | cut -f1)" || die "palisadectl user list failed" \
     "check the directory: scripts/slapd-dev.sh status $dir"
 
@@ -83,5 +121,24 @@ for row in "${users[@]}"; do
         printf '\n'
     } | ldapmodify -x -H "$LDAP_URI" -D "$LDAP_ADMIN_DN" -y "$LDAP_ADMIN_SECRET_FILE" >/dev/null ||
         die "ldapmodify of $dn failed" "check $dir/slapd.log"
+
+    clearance="$(clearance_of "$uid")"
+    if [ -n "$clearance" ]; then
+        say "clearance of $jid: $clearance"
+        ctl_run user clearance "$jid" "$clearance" >/dev/null ||
+            die "could not set the clearance of $jid" "see the palisadectl message above"
+    else
+        say "clearance of $jid: none"
+        ctl_run user clearance "$jid" --clear >/dev/null ||
+            die "could not clear the clearance of $jid" "see the palisadectl message above"
+    fi
+    ctl_run user default-label "$jid" --clear >/dev/null &&
+        ctl_run user label-support "$jid" default >/dev/null ||
+        die "could not reset the label settings of $jid" "see the palisadectl message above"
 done
-say "done: alice, bob, carol, dave @$domain (passwords <name>-secret)"
+say "no default labels: clearing the server's and $domain's (if set)"
+ctl_settings default-label --clear >/dev/null &&
+    ctl_settings default-label --domain "$domain" --clear >/dev/null ||
+    die "could not clear the default labels" "see the palisadectl message above"
+say "done: alice, bob, carol, dave @$domain (passwords <name>-secret); clearances:"
+ctl_run user list | awk -F'\t' '{ printf "load-sample:   %-24s %s\n", $1, $5 }'
