@@ -1371,6 +1371,21 @@ user_fetch(struct ctl *c, const char *jid, char **attrs, LDAPMessage **res)
     return e;
 }
 
+/* "der" line: the base64 DER of c, as xmppClearance holds it (LDIF "attr:: b64"). */
+static void
+print_clearance_der(const struct policy_clearance *c)
+{
+    unsigned char *der = NULL;
+    size_t len = 0;
+    if (policy_clearance_to_der(c, &der, &len) != PAL_OK)
+        return;
+    char *b64 = xmalloc(4 * ((len + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)b64, der, (int)len);
+    printf("der        %s\n", b64);
+    free(b64);
+    free(der);
+}
+
 /* The clearances of a user entry: parsed values into cs (caller frees each);
  * *unreadable when a value does not decode (the node then denies). */
 static size_t
@@ -1395,6 +1410,7 @@ user_clearances(struct ctl *c, LDAPMessage *e, struct policy_clearance **cs, siz
             policy_clearance_to_text(c->policies, pc, &text);
             printf("clearance  %s\n", text ? text : "(no classification)");
             free(text);
+            print_clearance_der(pc);
         }
         if (n < cap)
             cs[n++] = pc;
@@ -1658,6 +1674,7 @@ cmd_label_check(struct ctl *c, int argc, char **argv)
             policy_clearance_to_text(c->policies, cs[i], &t);
             printf("clearance  %s\n", t ? t : "(no classification)");
             free(t);
+            print_clearance_der(cs[i]);
         }
     }
     struct policy_decision rd;
