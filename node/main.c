@@ -18,6 +18,7 @@
 #include "node/auth.h"
 #include "node/c2s.h"
 #include "node/conn.h"
+#include "node/labels.h"
 #include "node/server.h"
 #include "node/sess.h"
 #include "node/settings.h"
@@ -190,6 +191,8 @@ main(int argc, char **argv)
     ev_signal_add(srv->loop, SIGINT, on_stop, &m);
     ev_signal_add(srv->loop, SIGHUP, on_sighup, &m);
 
+    if (labels_init(srv, err, sizeof err) != PAL_OK)
+        fatal("startup policy-failed reason=\"%s\"", err);
     if (auth_global_init(srv, err, sizeof err) != PAL_OK)
         fatal("startup sasl-failed reason=\"%s\"", err);
     if (dir_new(srv->loop, &cfg->ldap, &srv->dir, err, sizeof err) != PAL_OK)
@@ -209,6 +212,7 @@ main(int argc, char **argv)
     log_notice("node stopped name=%s", srv->cfg->node_name);
     dir_free(srv->dir);
     auth_global_done();
+    labels_free(srv);
     sess_table_free(srv->sessions);
     ev_free(srv->loop);
     tls_ctx_free(srv->tls);

@@ -32,6 +32,7 @@
 #include "core/xml.h"
 #include "directory/directory.h"
 #include "node/features.h"
+#include "node/labels.h"
 #include "node/router.h"
 #include "node/server.h"
 #include "node/sess.h"
@@ -133,9 +134,8 @@ message_store(struct server *srv, struct stanza *st, const struct jid *to)
         router_bounce(srv, st, "cancel", "service-unavailable");
         return;
     }
-    /* TODO(policy): DESIGN step 4 wants policy_check_read() against the
-     * receiver's clearance before this copy is made, and the label stored with
-     * it; the router owns that check (see the report for the hook needed). */
+    /* message_handle checked the receiver's clearance before this copy;
+     * offline_flush checks again (through router_deliver) at delivery. */
     c = stanza_copy(st);
     delay = xml_elem_new(c->tree, c->el, NS_DELAY, "delay");
     xml_set_attr(c->tree, delay, NULL, "from", to->domain);
@@ -146,8 +146,12 @@ message_store(struct server *srv, struct stanza *st, const struct jid *to)
     p = xcalloc(1, sizeof *p);
     p->srv = srv;
     p->st = stanza_ref(st);
-    rc = dir_offline_put(srv->dir, to->bare, buf_head(&b), buf_used(&b), NULL, 0, message_stored,
-                         p);
+    unsigned char *label = NULL;
+    size_t label_len = 0;
+    labels_der(srv, st, &label, &label_len); /* kept beside the stanza for administrators */
+    rc = dir_offline_put(srv->dir, to->bare, buf_head(&b), buf_used(&b), label, label_len,
+                         message_stored, p);
+    free(label);
     if (rc != PAL_OK) {
         /* Refused at once: the callback will not run. */
         log_warn("message offline-store-failed stanza=%" PRIu64 " error=%s", st->id,
@@ -192,6 +196,12 @@ message_handle(struct server *srv, struct stanza *st, struct sess *origin)
     dir_user_unref(u);
     if (!is_known) {
         router_bounce(srv, st, "cancel", "service-unavailable");
+        goto out;
+    }
+    /* The receiver's clearance decides before any resource or the offline
+     * store gets a copy; router_deliver checks again per session. */
+    if (!labels_may_read(srv, to->bare, st)) {
+        labels_refused(srv, st);
         goto out;
     }
     if (to->resource != NULL) {

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "node/c2s.h"
 #include "node/features.h"
+#include "node/labels.h"
 #include "node/server.h"
 #include "node/sess.h"
 #include "node/settings.h"
@@ -41,13 +42,23 @@ void
 router_deliver(struct server *srv, struct sess *to, struct stanza *st)
 {
     (void)srv;
+    /* Step 4: the receiver's clearance, as the replica has it now, before any
+     * copy reaches its socket. */
+    if (!labels_may_read(srv, to->jid->bare, st)) {
+        labels_refused(srv, st);
+        return;
+    }
     log_trace(TRACE_ROUTER, "router deliver stanza=%" PRIu64 " sess=%" PRIu64, st->id, to->id);
-    c2s_send_stanza(to->conn, st);
+    struct stanza *out = labels_for_receiver(srv, to, st);
+    c2s_send_stanza(to->conn, out);
+    stanza_unref(out);
 }
 
 static void
 router_route_iq(struct server *srv, struct stanza *st, struct sess *origin)
 {
+    if (labels_handle_iq(srv, st, origin) == ROUTE_HANDLED)
+        return;
     if (roster_handle_iq(srv, st, origin) == ROUTE_HANDLED)
         return;
     if (services_handle_iq(srv, st, origin) == ROUTE_HANDLED)
@@ -67,6 +78,13 @@ router_route_iq(struct server *srv, struct stanza *st, struct sess *origin)
 void
 router_route(struct server *srv, struct stanza *st, struct sess *origin)
 {
+    /* Step 3: the sender's label and clearance (default label applied). */
+    if (origin) {
+        if (!labels_outbound(srv, st, origin))
+            return;
+        if (st->kind == STANZA_PRESENCE)
+            labels_note_presence(srv, origin, st);
+    }
     /* Presence always reaches its handler first: the sender's side of a
      * subscription or directed presence is bookkept even for remote contacts;
      * the handler re-routes the outbound copy with origin NULL. */

@@ -23,6 +23,8 @@ struct server {
     struct node_settings *cfg;  /* current settings (swapped on reload) */
     struct dir *dir;
     struct tls_ctx *tls;
+    struct policy_set *policy;  /* labels.c: the enforced SPIFs, NULL when none */
+    uint64_t caps_next;         /* labels.c: ids of our caps disco#info queries */
     struct sess_table *sessions;
     uint64_t next_id;           /* ids for sessions, stanzas, connections */
     uint64_t started_ms;

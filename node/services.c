@@ -25,6 +25,8 @@
 #include "core/xml.h"
 #include "directory/directory.h"
 #include "node/features.h"
+#include "node/labels.h"
+#include "policy/policy.h"
 #include "node/roster.h"
 #include "node/router.h"
 #include "node/server.h"
@@ -148,6 +150,10 @@ services_server(struct server *srv, struct stanza *st, struct sess *origin,
         services_add_identity(r, q, "server", "im", "Palisade");
         for (i = 0; i < sizeof services_server_features / sizeof services_server_features[0]; i++)
             services_add_feature(r, q, services_server_features[i]);
+        if (labels_enabled(srv)) {
+            services_add_feature(r, q, POLICY_NS_SECLABEL);
+            services_add_feature(r, q, POLICY_NS_CATALOG);
+        }
     } else if (is_get && services_is(p, NS_DISCO_ITEMS, "query")) {
         if (xml_attr(p, "node") != NULL) {
             services_error(srv, origin, st, target, "cancel", "item-not-found", NULL);

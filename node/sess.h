@@ -25,6 +25,7 @@ struct sess {
     bool initial_sent;    /* has ever sent initial presence */
     bool interested;      /* requested the roster (RFC 6121 §2.1.6 interested resource) */
     bool supports_labels; /* advertised urn:xmpp:sec-label:0 (caps/disco), for FLOT */
+    bool caps_asked;      /* labels.c asked its disco#info once */
     struct stanza *presence; /* last available presence broadcast (reference) or NULL */
     /* full JIDs this session sent directed available presence to, that are not
      * covered by its roster broadcast; they get its unavailable presence. */

@@ -15,6 +15,7 @@
 
 #include "core/err.h"
 #include "core/mem.h"
+#include "policy/policy.h"
 
 static const char *const stanza_names[] = {
     [STANZA_MESSAGE] = "message",
@@ -155,6 +156,7 @@ stanza_unref(struct stanza *st)
 {
     if (st == NULL || --st->refs > 0)
         return;
+    policy_label_free(st->label);
     xml_tree_free(st->tree);
     jid_free(st->from);
     jid_free(st->to);
@@ -219,6 +221,9 @@ stanza_touched(struct stanza *st)
 {
     buf_chunk_unref(st->wire);
     st->wire = NULL;
+    policy_label_free(st->label);
+    st->label = NULL;
+    st->label_state = 0;
     /* The tree may have been edited by hand: keep the cached pointers honest. */
     st->type = xml_attr(st->el, "type");
     st->sid = xml_attr(st->el, "id");

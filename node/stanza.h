@@ -28,6 +28,11 @@ struct stanza {
     struct jid *from;      /* NULL when absent */
     struct jid *to;        /* NULL when absent */
     struct buf_chunk *wire; /* cached serialization; NULL until stanza_wire() */
+    /* labels.c's cache of the parsed security label (policy_label), reset by
+     * stanza_touched(); label_refused: the sender was already told. */
+    void *label;
+    int label_state; /* 0 not looked at, 1 unlabelled, 2 parsed, 3 unreadable */
+    bool label_refused;
 };
 
 /* Wraps a tree from the stream parser (takes ownership of tree, even on error).

@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* labels.c - security labels on the stanza path (see labels.h). The router
+ * calls labels_outbound() for every stanza a local session sends and
+ * labels_may_read() before any copy for a receiver is made; message delivery
+ * and the offline store call it too, so a clearance lowered while a message
+ * waits offline stops it. Decisions are policy/'s; every one is logged:
+ * "policy decision check=read verdict=deny reason=... stanza=... jid=...". */
+#include "node/labels.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/jid.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "directory/directory.h"
+#include "node/router.h"
+#include "node/server.h"
+#include "node/sess.h"
+#include "node/settings.h"
+#include "node/stanza.h"
+#include "policy/policy.h"
+
+#define NS_CAPS "http://jabber.org/protocol/caps"
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define CAPS_ID_PREFIX "palisade-caps-"
+
+int
+labels_init(struct server *srv, char *err, size_t errlen)
+{
+    const struct config_strlist *files = &srv->cfg->policy_spif;
+    if (files->n == 0) {
+        srv->policy = NULL;
+        log_notice("policy none (labelled stanzas will be refused: set policy.spif)");
+        return PAL_OK;
+    }
+    struct policy_set *set = policy_set_new();
+    for (size_t i = 0; i < files->n; i++) {
+        int rc = policy_set_load(set, files->v[i], err, errlen);
+        if (rc != PAL_OK) {
+            policy_set_free(set);
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < policy_set_count(set); i++) {
+        const struct policy *p = policy_set_get(set, i);
+        log_notice("policy loaded name=\"%s\" oid=%s classifications=%zu categories=%zu",
+                   policy_name(p), policy_oid(p), policy_class_count(p),
+                   policy_category_count(p));
+    }
+    srv->policy = set;
+    return PAL_OK;
+}
+
+void
+labels_free(struct server *srv)
+{
+    policy_set_free(srv->policy);
+    srv->policy = NULL;
+}
+
+bool
+labels_enabled(const struct server *srv)
+{
+    return srv->policy != NULL;
+}
+
+/* ---- clearances ---- */
+
+struct clearances {
+    size_t n;
+    struct policy_clearance **v;
+    bool unreadable; /* a value did not parse: fail closed */
+};
+
+static void
+clearances_load(const struct dir_user *u, struct clearances *c)
+{
+    memset(c, 0, sizeof *c);
+    if (!u || u->n_clearance == 0)
+        return;
+    c->v = xcalloc(u->n_clearance, sizeof *c->v);
+    for (size_t i = 0; i < u->n_clearance; i++) {
+        struct policy_clearance *pc = NULL;
+        if (policy_clearance_from_der(u->clearance[i].der, u->clearance[i].len, &pc) != PAL_OK) {
+            c->unreadable = true;
+            continue;
+        }
+        c->v[c->n++] = pc;
+    }
+}
+
+static void
+clearances_clear(struct clearances *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        policy_clearance_free(c->v[i]);
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- the label of a stanza ---- */
+
+static struct xml_node *
+labels_element(const struct stanza *st)
+{
+    return xml_child(st->el, POLICY_NS_SECLABEL, "securitylabel");
+}
+
+/* The parsed label (cached on the stanza), or NULL when unlabelled; *bad is
+ * set when there is a label element we cannot read. */
+static const struct policy_label *
+labels_of(struct stanza *st, bool *bad)
+{
+    *bad = false;
+    if (st->label_state == 0) {
+        struct xml_node *el = labels_element(st);
+        if (!el) {
+            st->label_state = 1;
+        } else {
+            struct policy_label *l = NULL;
+            char *marking = NULL;
+            if (policy_label_from_xep258(el, &l, &marking) != PAL_OK) {
+                st->label_state = 3;
+            } else if (!l) {
+                st->label_state = 1; /* an empty <label/>: unlabelled */
+            } else {
+                st->label = l;
+                st->label_state = 2;
+            }
+            free(marking);
+        }
+    }
+    *bad = st->label_state == 3;
+    return st->label_state == 2 ? st->label : NULL;
+}
+
+static void
+labels_marking_text(struct server *srv, const struct policy_label *l, char *out, size_t cap)
+{
+    struct policy_marking m = {0};
+    if (srv->policy && policy_display_marking(srv->policy, l, &m) == PAL_OK && m.text)
+        snprintf(out, cap, "%s", m.text);
+    else
+        snprintf(out, cap, "?");
+    policy_marking_clear(&m);
+}
+
+static void
+labels_log(struct server *srv, const char *check, struct policy_decision d,
+           const struct stanza *st, const char *jid, const struct policy_label *l)
+{
+    char marking[128] = "-";
+    if (l)
+        labels_marking_text(srv, l, marking, sizeof marking);
+    if (d.verdict == POLICY_ALLOW)
+        log_info("policy decision check=%s verdict=%s reason=%s stanza=%" PRIu64
+                 " jid=%s label=\"%s\"",
+                 check, policy_verdict_str(d.verdict), policy_reason_str(d.reason), st->id, jid,
+                 marking);
+    else
+        log_notice("policy decision check=%s verdict=%s reason=%s stanza=%" PRIu64
+                   " jid=%s label=\"%s\"",
+                   check, policy_verdict_str(d.verdict), policy_reason_str(d.reason), st->id,
+                   jid, marking);
+}
+
+static void
+labels_error(struct server *srv, struct sess *origin, struct stanza *st, const char *etype,
+             const char *cond, const char *text)
+{
+    if (st->type && strcmp(st->type, "error") == 0)
+        return;
+    struct stanza *e = stanza_error_reply(st, NULL, etype, cond, text);
+    e->id = server_next_id(srv);
+    if (origin) {
+        stanza_set_to(e, origin->jid);
+        router_deliver(srv, origin, e);
+    } else {
+        router_route(srv, e, NULL);
+    }
+    stanza_unref(e);
+}
+
+/* The default label for a message from user to domain: the user's own, else
+ * the domain's or the server's from the directory. NULL when none. */
+static struct policy_label *
+labels_default(struct server *srv, const struct dir_user *u, const char *domain, bool *bad)
+{
+    struct policy_label *l = NULL;
+    *bad = false;
+    if (u && u->default_label && u->default_label_len > 0) {
+        if (policy_label_from_der(u->default_label, u->default_label_len, &l) != PAL_OK)
+            *bad = true;
+        return l;
+    }
+    unsigned char *der = NULL;
+    size_t len = 0;
+    if (dir_default_label(srv->dir, domain, &der, &len) == PAL_OK) {
+        if (policy_label_from_der(der, len, &l) != PAL_OK)
+            *bad = true;
+        free(der);
+    }
+    return l;
+}
+
+/* Replaces whatever envelope the client sent with the server's own. */
+static bool
+labels_rewrite(struct server *srv, struct stanza *st, const struct policy_label *l)
+{
+    struct xml_node *old = labels_element(st);
+    if (old)
+        xml_unlink(old);
+    struct policy_label *keep = policy_label_dup(l);
+    if (policy_label_to_xep258(srv->policy, keep, st->tree, st->el, NULL) != PAL_OK) {
+        policy_label_free(keep);
+        return false;
+    }
+    stanza_touched(st);
+    st->label = keep;
+    st->label_state = 2;
+    return true;
+}
+
+bool
+labels_outbound(struct server *srv, struct stanza *st, struct sess *origin)
+{
+    bool bad = false;
+    const struct policy_label *l = labels_of(st, &bad);
+    if (bad) {
+        log_notice("policy decision check=send verdict=deny-bad-label reason=unreadable-label "
+                   "stanza=%" PRIu64 " jid=%s",
+                   st->id, origin->jid->bare);
+        labels_error(srv, origin, st, "modify", "bad-request",
+                     "The security label could not be read");
+        return false;
+    }
+    if (l && !srv->policy) {
+        log_notice("policy decision check=send verdict=deny-bad-label reason=no-policy "
+                   "stanza=%" PRIu64 " jid=%s",
+                   st->id, origin->jid->bare);
+        labels_error(srv, origin, st, "cancel", "feature-not-implemented",
+                     "This server enforces no security policy and refuses labelled stanzas");
+        return false;
+    }
+    if (!srv->policy)
+        return true;
+
+    struct dir_user *u = dir_user_get(srv->dir, origin->jid->bare);
+    struct policy_label *dflt = NULL;
+    bool ok = true;
+    if (!l && st->kind == STANZA_MESSAGE && !(st->type && strcmp(st->type, "error") == 0)) {
+        const char *domain = st->to ? st->to->domain : origin->jid->domain;
+        if (!server_is_local_domain(srv, domain))
+            domain = origin->jid->domain;
+        dflt = labels_default(srv, u, domain, &bad);
+        if (bad) {
+            log_error("policy default-label-unreadable jid=%s domain=%s (fix xmppDefaultLabel)",
+                      origin->jid->bare, domain);
+            labels_error(srv, origin, st, "wait", "internal-server-error",
+                         "The default security label is misconfigured");
+            ok = false;
+            goto out;
+        }
+        l = dflt;
+    }
+    if (!l)
+        goto out; /* unlabelled, no default: anyone may send and read it */
+
+    struct policy_decision d = policy_label_validate(srv->policy, l);
+    if (d.verdict == POLICY_ALLOW) {
+        struct clearances c;
+        clearances_load(u, &c);
+        if (c.unreadable)
+            d = (struct policy_decision){POLICY_DENY_CLEARANCE, d.reason};
+        else
+            d = policy_check_any(srv->policy, POLICY_CHECK_SEND,
+                                 (const struct policy_clearance *const *)c.v, c.n, l);
+        clearances_clear(&c);
+    }
+    labels_log(srv, "send", d, st, origin->jid->bare, l);
+    if (d.verdict == POLICY_DENY_BAD_LABEL) {
+        labels_error(srv, origin, st, "modify", "bad-request",
+                     "The security label is not valid under this server's policies");
+        ok = false;
+    } else if (d.verdict != POLICY_ALLOW) {
+        labels_error(srv, origin, st, "auth", "forbidden",
+                     "You are not cleared to send content with this security label");
+        ok = false;
+    } else if (!labels_rewrite(srv, st, l)) {
+        labels_error(srv, origin, st, "wait", "internal-server-error", NULL);
+        ok = false;
+    }
+out:
+    policy_label_free(dflt);
+    dir_user_unref(u);
+    return ok;
+}
+
+bool
+labels_may_read(struct server *srv, const char *bare_jid, struct stanza *st)
+{
+    bool bad = false;
+    const struct policy_label *l = labels_of(st, &bad);
+    if (!l && !bad)
+        return true;
+    struct policy_decision d;
+    if (bad || !srv->policy) {
+        d = (struct policy_decision){POLICY_DENY_BAD_LABEL, 0};
+        log_notice("policy decision check=read verdict=%s reason=%s stanza=%" PRIu64 " jid=%s",
+                   policy_verdict_str(d.verdict), bad ? "unreadable-label" : "no-policy", st->id,
+                   bare_jid);
+        return false;
+    }
+    struct dir_user *u = dir_user_get(srv->dir, bare_jid);
+    struct clearances c;
+    clearances_load(u, &c);
+    if (c.unreadable) {
+        d = (struct policy_decision){POLICY_DENY_CLEARANCE, 0};
+        log_notice("policy decision check=read verdict=deny reason=unreadable-clearance "
+                   "stanza=%" PRIu64 " jid=%s",
+                   st->id, bare_jid);
+    } else {
+        d = policy_check_any(srv->policy, POLICY_CHECK_READ,
+                             (const struct policy_clearance *const *)c.v, c.n, l);
+        labels_log(srv, "read", d, st, bare_jid, l);
+    }
+    clearances_clear(&c);
+    dir_user_unref(u);
+    return d.verdict == POLICY_ALLOW;
+}
+
+void
+labels_refused(struct server *srv, struct stanza *st)
+{
+    if (st->label_refused)
+        return;
+    st->label_refused = true;
+    if (!st->from || (st->type && strcmp(st->type, "error") == 0))
+        return;
+    if (st->kind == STANZA_IQ && st->type && strcmp(st->type, "result") == 0)
+        return;
+    labels_error(srv, NULL, st, "cancel", "forbidden",
+                 "The recipient is not cleared for this security label");
+}
+
+int
+labels_der(struct server *srv, struct stanza *st, unsigned char **der, size_t *len)
+{
+    (void)srv;
+    bool bad = false;
+    const struct policy_label *l = labels_of(st, &bad);
+    *der = NULL;
+    *len = 0;
+    if (bad)
+        return PAL_EMALFORMED;
+    if (!l)
+        return PAL_OK;
+    return policy_label_to_der(l, der, len);
+}
+
+/* ---- FLOT ---- */
+
+static bool
+labels_session_supports(struct server *srv, struct sess *to)
+{
+    struct dir_user *u = dir_user_get(srv->dir, to->jid->bare);
+    int setting = u ? u->label_support : -1;
+    dir_user_unref(u);
+    if (setting >= 0)
+        return setting == 1;
+    return to->supports_labels;
+}
+
+struct stanza *
+labels_for_receiver(struct server *srv, struct sess *to, struct stanza *st)
+{
+    bool bad = false;
+    const struct policy_label *l = labels_of(st, &bad);
+    if (!l || st->kind != STANZA_MESSAGE || !srv->cfg->policy_flot ||
+        labels_session_supports(srv, to))
+        return stanza_ref(st);
+    struct xml_node *body = xml_child(st->el, XMPP_NS_CLIENT, "body");
+    if (!body)
+        return stanza_ref(st);
+    char marking[160];
+    labels_marking_text(srv, l, marking, sizeof marking);
+    struct stanza *c = stanza_copy(st);
+    struct xml_node *cbody = xml_child(c->el, XMPP_NS_CLIENT, "body");
+    size_t n = strlen(marking);
+    marking[n] = '\n';
+    xml_prepend_text(c->tree, cbody, marking, n + 1);
+    stanza_touched(c);
+    return c;
+}
+
+/* ---- XEP-0115 caps: does a session support labels? ---- */
+
+void
+labels_note_presence(struct server *srv, struct sess *origin, struct stanza *st)
+{
+    if (!srv->policy || st->to || st->type || origin->caps_asked)
+        return; /* the first broadcast available presence only */
+    origin->caps_asked = true;
+    struct jid *dom = NULL;
+    if (jid_parse(origin->jid->domain, &dom) != PAL_OK)
+        return;
+    char id[64];
+    snprintf(id, sizeof id, CAPS_ID_PREFIX "%" PRIu64, origin->id);
+    struct stanza *q = stanza_new(STANZA_IQ, dom, origin->jid, "get", id);
+    q->id = server_next_id(srv);
+    struct xml_node *qe = xml_elem_new(q->tree, q->el, NS_DISCO_INFO, "query");
+    /* With XEP-0115 caps, ask for that node (clients answer it from cache). */
+    struct xml_node *c = xml_child(st->el, NS_CAPS, "c");
+    const char *node = c ? xml_attr(c, "node") : NULL;
+    const char *ver = c ? xml_attr(c, "ver") : NULL;
+    if (node && ver) {
+        char nodever[512];
+        snprintf(nodever, sizeof nodever, "%s#%s", node, ver);
+        xml_set_attr(q->tree, qe, NULL, "node", nodever);
+    }
+    stanza_touched(q);
+    router_deliver(srv, origin, q);
+    stanza_unref(q);
+    jid_free(dom);
+}
+
+static void
+labels_caps_result(struct server *srv, struct stanza *st)
+{
+    if (!st->from || !st->from->resource)
+        return;
+    struct sess *s = sess_table_find(srv->sessions, st->from->full);
+    if (!s)
+        return;
+    bool supports = false;
+    if (st->type && strcmp(st->type, "result") == 0) {
+        struct xml_node *q = xml_child(st->el, NS_DISCO_INFO, "query");
+        for (struct xml_node *f = q ? xml_child(q, NS_DISCO_INFO, "feature") : NULL; f;
+             f = xml_next(f, NS_DISCO_INFO, "feature")) {
+            const char *var = xml_attr(f, "var");
+            if (var && strcmp(var, POLICY_NS_SECLABEL) == 0)
+                supports = true;
+        }
+    }
+    s->supports_labels = supports;
+    log_info("policy label-support sess=%" PRIu64 " jid=%s supports=%s", s->id, s->jid->full,
+             supports ? "yes" : "no");
+}
+
+/* ---- the catalog (XEP-0258 §5) ---- */
+
+static void
+labels_catalog(struct server *srv, struct stanza *st, struct sess *origin, struct xml_node *req)
+{
+    const char *to_attr = xml_attr(req, "to");
+    struct jid *dest = NULL;
+    if (!to_attr || jid_parse(to_attr, &dest) != PAL_OK) {
+        labels_error(srv, origin, st, "modify", "bad-request", "catalog: a valid 'to' is needed");
+        return;
+    }
+    if (!srv->policy) {
+        jid_free(dest);
+        labels_error(srv, origin, st, "cancel", "feature-not-implemented",
+                     "This server enforces no security policy");
+        return;
+    }
+    struct dir_user *su = dir_user_get(srv->dir, origin->jid->bare);
+    struct dir_user *ru = server_is_local_domain(srv, dest->domain) && dest->local
+                              ? dir_user_get(srv->dir, dest->bare)
+                              : NULL;
+    struct clearances sc, rc;
+    clearances_load(su, &sc);
+    clearances_load(ru, &rc);
+    /* One catalog per policy both hold; the first such policy is answered. */
+    struct policy_catalog *cat = NULL;
+    for (size_t i = 0; i < sc.n && !cat; i++)
+        for (size_t j = 0; j < rc.n && !cat; j++)
+            if (strcmp(policy_clearance_policy(sc.v[i]), policy_clearance_policy(rc.v[j])) == 0)
+                cat = policy_catalog(srv->policy, sc.v[i], rc.v[j], 0);
+    bool bad = false;
+    struct policy_label *dflt = labels_default(srv, su, server_is_local_domain(srv, dest->domain)
+                                                           ? dest->domain
+                                                           : origin->jid->domain,
+                                               &bad);
+    struct stanza *r = stanza_iq_result(st);
+    r->id = server_next_id(srv);
+    stanza_set_to(r, origin->jid);
+    struct xml_node *ce = NULL;
+    if (cat) {
+        ce = policy_catalog_to_xml(srv->policy, cat, dflt, dest->full, "Palisade",
+                                   "Labels you may use for this recipient", false, r->tree,
+                                   r->el);
+    }
+    if (!ce) {
+        /* No label both may hold: only unlabelled messages can go there. */
+        ce = xml_elem_new(r->tree, r->el, POLICY_NS_CATALOG, "catalog");
+        xml_set_attr(r->tree, ce, NULL, "to", dest->full);
+        xml_set_attr(r->tree, ce, NULL, "name", "Palisade");
+        xml_set_attr(r->tree, ce, NULL, "size", "0");
+    }
+    stanza_touched(r);
+    log_info("policy catalog sess=%" PRIu64 " to=%s items=%zu", origin->id, dest->full,
+             cat ? policy_catalog_count(cat) : 0);
+    router_deliver(srv, origin, r);
+    stanza_unref(r);
+    policy_label_free(dflt);
+    policy_catalog_free(cat);
+    clearances_clear(&sc);
+    clearances_clear(&rc);
+    dir_user_unref(su);
+    dir_user_unref(ru);
+    jid_free(dest);
+}
+
+enum route_result
+labels_handle_iq(struct server *srv, struct stanza *st, struct sess *origin)
+{
+    if (st->kind != STANZA_IQ || !st->type)
+        return ROUTE_PASS;
+    bool to_server = !st->to || (!st->to->local && server_is_local_domain(srv, st->to->domain));
+    if (to_server && st->sid && strncmp(st->sid, CAPS_ID_PREFIX,
+                                                  strlen(CAPS_ID_PREFIX)) == 0 &&
+        (strcmp(st->type, "result") == 0 || strcmp(st->type, "error") == 0)) {
+        labels_caps_result(srv, st);
+        return ROUTE_HANDLED;
+    }
+    if (!origin || strcmp(st->type, "get") != 0)
+        return ROUTE_PASS;
+    struct xml_node *p = stanza_iq_payload(st);
+    if (!p || strcmp(p->ns, POLICY_NS_CATALOG) != 0 || strcmp(p->name, "catalog") != 0)
+        return ROUTE_PASS;
+    labels_catalog(srv, st, origin, p);
+    return ROUTE_HANDLED;
+}
