@@ -8,6 +8,7 @@ At the end the nodes are stopped with SIGTERM; a node that exits non-zero or log
 sanitizer report fails the run (and a node that dies or reports during a test fails
 that test)."""
 import os
+import random
 import signal
 from pathlib import Path
 
@@ -16,8 +17,27 @@ import pytest
 import harness as H
 
 BUILD = Path(os.environ.get("PALISADE_BUILD", H.ROOT / "build-asan"))
-SLAPD_PORT = 3891            # scripts/run.sh uses 3890
-NODE_PORTS = (15222, 15223)  # c2s (STARTTLS), c2s_tls (direct TLS)
+
+
+def _port_base():
+    """All ports of a run are BASE+n (n < 100). PALISADE_TEST_PORT_BASE fixes BASE;
+    otherwise the first block in 20000-29999 (below the ephemeral range 32768-60999, away
+    from scripts/run.sh's 3890/5222/5223) whose ports are all free, so that test runs
+    of several developers on one machine do not collide."""
+    if os.environ.get("PALISADE_TEST_PORT_BASE"):
+        return int(os.environ["PALISADE_TEST_PORT_BASE"])
+    start = random.randrange(200, 300)
+    for k in range(100):
+        base = ((start + k) % 100 + 200) * 100
+        if all(H.port_free(base + n) for n in USED_PORT_OFFSETS):
+            return base
+    raise RuntimeError("no free block of ports in 20000-29999")
+
+
+USED_PORT_OFFSETS = (1, 22, 23, 32, 33, 42, 43, 52, 53, 60)
+PORT_BASE = _port_base()
+SLAPD_PORT = PORT_BASE + 1
+NODE_PORTS = (PORT_BASE + 22, PORT_BASE + 23)  # c2s (STARTTLS), c2s_tls (direct TLS)
 POOL_SIZE = int(os.environ.get("PALISADE_TEST_POOL", "320"))
 TEST_TIMEOUT_S = 180
 # PALISADE_TEST_CLIENT_TLS=direct: slixmpp clients use direct TLS (XEP-0368) by default
@@ -26,10 +46,11 @@ DIRECT_TLS_DEFAULT = os.environ.get("PALISADE_TEST_CLIENT_TLS", "starttls") == "
 
 # Extra nodes, started the first time a test asks for them: settings and ports.
 AUX_NODES = {
-    "plain": dict(ports=(15232, 15233), tls_required=False),
-    "short-auth": dict(ports=(15242, 15243), limits={"auth_timeout_s": 2}),
-    "pkcs12": dict(ports=(15252, 15253), pkcs12=True),
+    "plain": dict(ports=(PORT_BASE + 32, PORT_BASE + 33), tls_required=False),
+    "short-auth": dict(ports=(PORT_BASE + 42, PORT_BASE + 43), limits={"auth_timeout_s": 2}),
+    "pkcs12": dict(ports=(PORT_BASE + 52, PORT_BASE + 53), pkcs12=True),
 }
+SPARE_PORT = PORT_BASE + 60  # for a test's own helper server
 
 _nodes = []  # every node started in this session, for the health checks
 
@@ -39,14 +60,25 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=lambda it: 1 if it.fspath.basename == "test_directory.py" else 0)
 
 
+_log_marks = {}  # node name -> log size when the current test started
+
+
+def pytest_runtest_setup(item):
+    for n in _nodes:
+        _log_marks[n.name] = len(n.log_text())
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """A failed test's report shows what the nodes logged while it ran (last 80 lines)."""
     outcome = yield
     rep = outcome.get_result()
-    if rep.failed:
+    if rep.failed and call.when != "teardown":
         for n in _nodes:
-            tail = "\n".join(n.log_text().splitlines()[-60:])
-            rep.sections.append(("node %s log tail (%s)" % (n.name, n.log_path), tail))
+            lines = n.log_text()[_log_marks.get(n.name, 0):].splitlines()
+            if lines:
+                rep.sections.append(("node %s log during the test (%s)" % (n.name, n.log_path),
+                                     "\n".join(lines[-80:])))
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +144,7 @@ def _stop_node(n):
 
 @pytest.fixture(scope="session")
 def node(workdir, slapd, pool, build_dir, cert):
-    """The node every test uses, on 127.0.0.1:15222 (STARTTLS) and :15223 (direct TLS)."""
+    """The node every test uses, on 127.0.0.1:PORT_BASE+22 (STARTTLS) and +23 (direct TLS)."""
     n = _start_node(workdir, "node1", NODE_PORTS, slapd, build_dir, cert)
     yield n
     _stop_node(n)
@@ -205,6 +237,12 @@ def raw(harness, node):
         return H.RawStream(n.c2s_tls_port if direct_tls else n.c2s_port, direct_tls=direct_tls,
                            tls_context=tls_context, timeout=timeout, harness=harness)
     return make
+
+
+@pytest.fixture
+def spare_port():
+    """A port of this run's block that no node uses, for a test's own helper server."""
+    return SPARE_PORT
 
 
 @pytest.fixture

@@ -125,10 +125,10 @@ def test_tls12_is_accepted(raw):
 
 
 @pytest.fixture
-def tls11_control_server(cert):
+def tls11_control_server(cert, spare_port):
     """openssl s_server speaking only TLS 1.1: proves the old client context works, so a
     refusal by the node is the node's doing."""
-    port = 15260
+    port = spare_port
     p = subprocess.Popen(["openssl", "s_server", "-accept", str(port), "-cert", str(cert / "cert.pem"),
                           "-key", str(cert / "key.pem"), "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0",
                           "-naccept", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
