@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # build.sh - configure and build Palisade with CMake (RelWithDebInfo), on all cores.
 # Usage: scripts/build.sh [--sanitize] [BUILD_DIR]
 #   --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build (-DSANITIZE=ON),
@@ -13,7 +14,7 @@ dir=
 for arg in "$@"; do
     case "$arg" in
         --sanitize) sanitize=ON ;;
-        -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "build: unknown option $arg (see scripts/build.sh --help)" >&2; exit 2 ;;
         *) dir=$arg ;;
     esac

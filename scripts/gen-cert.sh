@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # gen-cert.sh - a self-signed EC P-256 server certificate for development and tests.
 # Usage: scripts/gen-cert.sh DIR DOMAIN
 # Writes DIR/cert.pem, DIR/key.pem (mode 600), DIR/cert.p12 (cert + key, PKCS#12 with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # node-dev.sh - write a node config, start a Palisade node in the background, stop it.
 #
 #   node-dev.sh config DIR --name N --domain D --c2s ADDR --c2s-tls ADDR --ldap-env SLAPD_DIR/env
@@ -21,7 +22,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 say() { echo "node-dev: $*"; }
 die() { echo "node-dev: $*" >&2; exit 1; }
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 abspath() {
     local p=$1

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run.sh - run Palisade on this machine: a local OpenLDAP directory with the sample users,
 # one node serving the XMPP domain "localhost", in the foreground until Ctrl-C.
 #

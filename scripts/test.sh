@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # test.sh - run every test: install missing Debian packages (as root), build the
 # sanitized build (build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer), run the
 # unit tests (ctest) and the integration tests (pytest + slixmpp against a real slapd and
