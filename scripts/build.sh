@@ -14,7 +14,7 @@ dir=
 for arg in "$@"; do
     case "$arg" in
         --sanitize) sanitize=ON ;;
-        -h|--help) sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
         -*) echo "build: unknown option $arg (see scripts/build.sh --help)" >&2; exit 2 ;;
         *) dir=$arg ;;
     esac

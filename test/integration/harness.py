@@ -16,12 +16,10 @@ import os
 import re
 import secrets
 import select
-import signal
 import socket
 import ssl
 import subprocess
 import time
-import warnings
 import xml.etree.ElementTree as ET
 from collections import deque
 from pathlib import Path

@@ -119,7 +119,7 @@ def test_message_to_unknown_user_is_service_unavailable(xmpp_client, users):
     (a,) = users.take(1)
     ca = xmpp_client(a)
     to = "nosuchuser@%s" % H.DOMAIN
-    m = ca.send_message(to, "anyone there?", id="lost-1")
+    ca.send_message(to, "anyone there?", id="lost-1")
     err = ca.wait_for(lambda s: s.name == "message" and s["type"] == "error" and s["id"] == "lost-1",
                       what="the bounce")
     assert H.stanza_error_condition(err) == "service-unavailable"
