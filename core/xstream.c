@@ -246,6 +246,13 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
         return;
     }
     if (x->depth == 2) {
+        /* A stream header inside the stream would otherwise wait forever for
+         * its end tag: refuse it at the start tag. */
+        name = split_name(x, qname, &ns);
+        if (ns && strcmp(ns, XMPP_NS_STREAMS) == 0 && strcmp(name, "stream") == 0) {
+            fail(x, XSTREAM_ERR_BAD_FORMAT, "a stream header inside the stream");
+            return;
+        }
         x->stanza_start = event_start(x);
         x->tree = xml_tree_new();
         x->cur = NULL;
@@ -563,8 +570,16 @@ xstream_feed(struct xstream *x, const char *data, size_t len)
         return ret;
     }
     if (st == XML_STATUS_ERROR && !x->is_failed) {
+        enum XML_Error code = XML_GetErrorCode(x->p);
         x->is_failed = true;
-        x->err = XSTREAM_ERR_NOT_WELL_FORMED;
+        /* RFC 6120 §11.1: entity references beyond the five predefined ones
+         * are restricted XML, not merely bad syntax. */
+        x->err = code == XML_ERROR_UNDEFINED_ENTITY || code == XML_ERROR_RECURSIVE_ENTITY_REF ||
+                         code == XML_ERROR_EXTERNAL_ENTITY_HANDLING ||
+                         code == XML_ERROR_BINARY_ENTITY_REF ||
+                         code == XML_ERROR_ATTRIBUTE_EXTERNAL_ENTITY_REF
+                     ? XSTREAM_ERR_RESTRICTED_XML
+                     : XSTREAM_ERR_NOT_WELL_FORMED;
         x->err_at = event_start(x);
         snprintf(x->detail, sizeof(x->detail), "line %lu: %s",
                  (unsigned long)XML_GetCurrentLineNumber(x->p),

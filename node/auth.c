@@ -264,11 +264,10 @@ auth_cyrus_result(struct auth *a, int r, const char *out, unsigned outlen)
         return;
     }
     if (r != SASL_OK) {
-        const char *cond = "not-authorized";
-        if (r == SASL_BADPROT || r == SASL_BADPARAM)
-            cond = "malformed-request";
-        else if (r == SASL_BADAUTH && a->cb.critical)
-            cond = "not-authorized";
+        /* Cyrus reports a channel-binding mismatch (a man in the middle) as a
+         * protocol error; to the client every failed exchange is simply
+         * not-authorized (RFC 6120 §6.5.10), which reveals nothing. */
+        const char *cond = r == SASL_BADPARAM ? "malformed-request" : "not-authorized";
         log_trace(TRACE_SASL, "sasl step-failed mech=%s code=%d detail=\"%s\"", a->mech, r,
                   sasl_errdetail(a->conn));
         auth_emit(a, AUTH_FAILURE, NULL, 0, cond, NULL);

@@ -294,12 +294,31 @@ static void
 test_xstream_entity_declaration_is_restricted(void **state)
 {
     /* The entity handler itself, reached only if DOCTYPE were let through,
-     * is covered by restricted-xml from the DOCTYPE refusal; an undeclared
-     * entity reference is simply not well-formed. */
+     * is covered by restricted-xml from the DOCTYPE refusal; an entity
+     * reference other than the five predefined ones is restricted XML too
+     * (RFC 6120 §11.1). */
     static const struct err_case cases[] = {
         {"<!DOCTYPE s [<!ENTITY % p SYSTEM 'http://evil/x'>%p;]>", XSTREAM_ERR_RESTRICTED_XML,
          NULL},
-        {HEADER "<message>&xxe;</message>", XSTREAM_ERR_NOT_WELL_FORMED, "undefined entity"},
+        {HEADER "<message>&xxe;</message>", XSTREAM_ERR_RESTRICTED_XML, "undefined entity"},
+        {HEADER "<message>&amp;&lt;&gt;&quot;&apos;&#65;</message><message>&boom;</message>",
+         XSTREAM_ERR_RESTRICTED_XML, NULL},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        check_error_case(&cases[i]);
+}
+
+/* A stream header inside the stream is refused at its start tag instead of
+ * waiting forever for an end tag that never comes. */
+static void
+test_xstream_nested_stream_header_is_refused(void **state)
+{
+    static const struct err_case cases[] = {
+        {HEADER "<stream:stream xmlns='jabber:client' to='localhost' version='1.0'>",
+         XSTREAM_ERR_BAD_FORMAT, "stream header inside"},
     };
     size_t i;
 
@@ -618,6 +637,7 @@ main(void)
         T(test_xstream_close),
         T(test_xstream_restricted_xml),
         T(test_xstream_entity_declaration_is_restricted),
+        T(test_xstream_nested_stream_header_is_refused),
         T(test_xstream_policy_violations),
         T(test_xstream_depth_at_limit_is_fine),
         T(test_xstream_oversize_stanza),
