@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* scenarios.c - what the clients do and what is measured:
+ *   login     N logins with C at a time (connect .. bind result, then presence
+ *             and </stream:stream>): logins/s, latency p50/p99, server CPU/login;
+ *   messages  P pairs of bound sessions sending each other chat messages, flat
+ *             out (W in flight per direction) or at R messages/s in total:
+ *             delivered/s, end-to-end latency from the timestamp in the body,
+ *             lost and duplicated (per pair, by sequence number), server CPU per
+ *             delivered message from /proc;
+ *   labelled  messages, each carrying the <securitylabel/> of --label-file;
+ *   idle      N bound sessions: the server's resident memory per session.
+ * Each prints one RESULT line and a short summary. */
+#include "bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+#define LOGIN_TIMEOUT_NS (30ull * 1000000000u)
+#define CLOSE_TIMEOUT_NS (10ull * 1000000000u)
+#define DRAIN_TIMEOUT_NS (5ull * 1000000000u)
+#define NS 1e9
+
+static double
+secs(uint64_t a, uint64_t b)
+{
+    return (double)(b - a) / NS;
+}
+
+/* ---- connecting many sessions (messages, idle) ---- */
+
+static struct {
+    struct client *v;
+    int n;
+    int next;        /* next slot to start */
+    int ready;
+    int failed;
+    bool setup_done;
+} S;
+
+static void
+setup_start_next(void)
+{
+    if (S.next >= S.n)
+        return;
+    struct client *c = &S.v[S.next++];
+    client_start(c, bench_now_ns() + LOGIN_TIMEOUT_NS);
+}
+
+static void
+setup_on_ready(struct client *c)
+{
+    (void)c;
+    S.ready++;
+    if (!S.setup_done)
+        setup_start_next();
+}
+
+static void
+setup_on_end(struct client *c)
+{
+    if (c->state == CL_FAILED) {
+        S.failed++;
+        if (!S.setup_done)
+            setup_start_next();
+    }
+}
+
+/* Connects S.n clients (user = offset + slot), C at a time; true when all are ready. */
+static bool
+setup_sessions(double *elapsed)
+{
+    uint64_t t0 = bench_now_ns();
+    S.next = S.ready = S.failed = 0;
+    S.setup_done = false;
+    int first = bench_opt.concurrency < S.n ? bench_opt.concurrency : S.n;
+    for (int i = 0; i < first; i++)
+        setup_start_next();
+    uint64_t last_report = t0;
+    while (S.ready + S.failed < S.n) {
+        client_poll(20);
+        uint64_t now = bench_now_ns();
+        client_check_deadlines(S.v, (size_t)S.n, now);
+        if (!bench_opt.quiet && now - last_report > 2000000000u) {
+            bench_log("setup: %d of %d sessions ready, %d failed", S.ready, S.n, S.failed);
+            last_report = now;
+        }
+    }
+    S.setup_done = true;
+    *elapsed = secs(t0, bench_now_ns());
+    return S.failed == 0;
+}
+
+static void
+poll_for(double seconds)
+{
+    uint64_t end = bench_now_ns() + (uint64_t)(seconds * NS);
+    while (bench_now_ns() < end)
+        client_poll(10);
+}
+
+static void
+close_sessions(void)
+{
+    uint64_t deadline = bench_now_ns() + CLOSE_TIMEOUT_NS;
+    for (int i = 0; i < S.n; i++)
+        client_close(&S.v[i], deadline);
+    for (;;) {
+        int open = 0;
+        for (int i = 0; i < S.n; i++)
+            if (S.v[i].state == CL_CLOSING || S.v[i].state == CL_READY)
+                open++;
+        if (open == 0)
+            break;
+        client_poll(20);
+        client_check_deadlines(S.v, (size_t)S.n, bench_now_ns());
+    }
+}
+
+static struct client *
+alloc_clients(int n)
+{
+    struct client *v = xcalloc((size_t)n, sizeof *v);
+    for (int i = 0; i < n; i++) {
+        v[i].idx = i;
+        v[i].fd = -1;
+        v[i].user = bench_opt.user_offset + i;
+    }
+    return v;
+}
+
+static void
+free_clients(struct client *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        client_reset(&v[i]);
+    free(v);
+}
+
+static const char *
+tls_name(void)
+{
+    return bench_opt.tls == BENCH_TLS_NONE ? "none"
+           : bench_opt.tls == BENCH_TLS_STARTTLS ? "starttls" : "direct";
+}
+
+static const char *
+mech_name(void)
+{
+    return bench_opt.mech == BENCH_MECH_PLAIN ? "PLAIN" : "SCRAM-SHA-256";
+}
+
+void
+bench_result_begin(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "RESULT scenario=%s server=%s tls=%s mech=%s", bench_opt.scenario,
+             bench_opt.server, tls_name(), mech_name());
+}
+
+static void
+print_failures(void)
+{
+    if (client_ctr.first_failure[0])
+        printf("  first problem: %s\n", client_ctr.first_failure);
+}
+
+/* ---- login ---- */
+
+static struct {
+    struct client *v;
+    long target;
+    long started;
+    long ok;
+    long failed;
+    long next_user;
+    bool timed;
+    uint64_t t_last;
+    struct bench_hist lat;
+} L;
+
+static void
+login_next(struct client *c)
+{
+    c->user = bench_opt.user_offset + (int)(L.next_user++ % bench_opt.users);
+    L.started++;
+    client_start(c, bench_now_ns() + LOGIN_TIMEOUT_NS);
+}
+
+static void
+login_on_ready(struct client *c)
+{
+    if (L.timed)
+        bench_hist_add(&L.lat, c->t_ready - c->t_start);
+    client_close(c, bench_now_ns() + CLOSE_TIMEOUT_NS);
+}
+
+static void
+login_on_end(struct client *c)
+{
+    if (c->t_ready)
+        L.ok++;
+    else
+        L.failed++;
+    L.t_last = bench_now_ns();
+    if (L.started < L.target)
+        login_next(c);
+}
+
+static double
+login_phase(long n, bool timed)
+{
+    int slots = bench_opt.concurrency < n ? bench_opt.concurrency : (int)n;
+    L.target = n;
+    L.started = L.ok = L.failed = 0;
+    L.timed = timed;
+    uint64_t t0 = bench_now_ns();
+    L.t_last = t0;
+    for (int i = 0; i < slots; i++)
+        login_next(&L.v[i]);
+    uint64_t last_report = t0;
+    while (L.ok + L.failed < n) {
+        client_poll(20);
+        uint64_t now = bench_now_ns();
+        client_check_deadlines(L.v, (size_t)slots, now);
+        if (!bench_opt.quiet && now - last_report > 2000000000u) {
+            bench_log("login%s: %ld of %ld done", timed ? "" : " warm-up", L.ok + L.failed, n);
+            last_report = now;
+        }
+    }
+    return secs(t0, L.t_last);
+}
+
+int
+scenario_login(void)
+{
+    static const struct client_hooks hooks = {login_on_ready, NULL, login_on_end};
+    client_global_init(&hooks);
+    int slots = bench_opt.concurrency;
+    L.v = alloc_clients(slots);
+    bench_hist_init(&L.lat);
+    long warm = bench_opt.warmup;
+    if (warm < 0)
+        warm = bench_opt.mech == BENCH_MECH_SCRAM_SHA_256 ? bench_opt.users : 0;
+    if (warm > 0) {
+        bench_log("warm-up: %ld untimed logins (%d users)", warm, bench_opt.users);
+        login_phase(warm, false);
+        if (L.failed > 0) {
+            printf("login warm-up: %ld of %ld failed\n", L.failed, warm);
+            print_failures();
+        }
+    }
+    memset(&client_ctr, 0, sizeof client_ctr);
+    L.next_user = 0;
+    bench_log("login: %ld logins, %d at a time, %s, %s", bench_opt.n, slots, tls_name(),
+              mech_name());
+    double cpu0 = bench_servers_cpu_s();
+    double self0 = bench_self_cpu_s();
+    double elapsed = login_phase(bench_opt.n, true);
+    double cpu1 = bench_servers_cpu_s();
+    double self1 = bench_self_cpu_s();
+    double rate = elapsed > 0 ? (double)L.ok / elapsed : 0;
+    double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+    char line[1024];
+    bench_result_begin(line, sizeof line);
+    printf("%s n=%ld concurrency=%d users=%d ok=%ld failed=%ld elapsed_s=%.3f logins_per_s=%.1f "
+           "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f server_cpu_s=%.2f cpu_us_per_login=%.1f "
+           "server_util=%.2f gen_util=%.2f scram_cache=%zu load1=%.2f\n",
+           line, bench_opt.n, slots, bench_opt.users, L.ok, L.failed, elapsed, rate,
+           bench_hist_quantile_us(&L.lat, 0.5) / 1000, bench_hist_quantile_us(&L.lat, 0.99) / 1000,
+           (double)L.lat.max_ns / 1e6, cpu, cpu >= 0 && L.ok ? cpu * 1e6 / (double)L.ok : -1,
+           cpu >= 0 && elapsed > 0 ? cpu / elapsed : -1,
+           elapsed > 0 ? (self1 - self0) / elapsed : -1, scram_cache_size(), bench_loadavg1());
+    printf("login (%s): %ld logins in %.2f s = %.0f/s, latency p50 %.2f ms p99 %.2f ms, "
+           "%ld failed%s\n",
+           bench_opt.server, L.ok, elapsed, rate, bench_hist_quantile_us(&L.lat, 0.5) / 1000,
+           bench_hist_quantile_us(&L.lat, 0.99) / 1000, L.failed,
+           cpu >= 0 ? "" : " (no server CPU: pass --server-pid)");
+    if (cpu >= 0 && L.ok)
+        printf("  server CPU %.2f s = %.0f us per login (%.0f%% of a core)\n", cpu,
+               cpu * 1e6 / (double)L.ok, 100 * cpu / elapsed);
+    print_failures();
+    bench_hist_free(&L.lat);
+    free_clients(L.v, slots);
+    client_global_free();
+    return L.failed == 0 ? 0 : 1;
+}
+
+/* ---- messages and labelled ---- */
+
+static struct {
+    bool sending;
+    bool measuring;
+    bool flat;
+    uint64_t delivered_window;
+    uint64_t sent_total;
+    uint64_t backlog;         /* rate mode: sends skipped, every window full */
+    int rr;                   /* rate mode: next sender */
+    char *extra;              /* padding and label, after the body */
+    size_t extra_len;
+    char *pad;
+    struct bench_hist lat;
+} M;
+
+static void
+msg_send_one(struct client *c)
+{
+    char head[256];
+    uint64_t seq = c->next_seq++;
+    int n = snprintf(head, sizeof head,
+                     "<message to='%s' type='chat' id='m%llu'><body>pb:%llu:%llu%s</body>",
+                     c->peer->jid, (unsigned long long)seq, (unsigned long long)seq,
+                     (unsigned long long)bench_now_ns(), M.pad ? M.pad : "");
+    client_send(c, head, (size_t)n);
+    if (M.extra_len)
+        client_send(c, M.extra, M.extra_len);
+    client_send(c, "</message>", 10);
+    c->in_flight++;
+    M.sent_total++;
+}
+
+static void
+msg_top_up(struct client *c)
+{
+    while (c->state == CL_READY && c->in_flight < (uint64_t)bench_opt.window)
+        msg_send_one(c);
+}
+
+static void
+msg_on_message(struct client *r, const struct scan_item *it)
+{
+    const char *p = scan_find(it->start + it->tag_len, it->len - it->tag_len, "pb:", 3);
+    if (!p)
+        return; /* not ours */
+    char *end;
+    uint64_t seq = strtoull(p + 3, &end, 10);
+    uint64_t ts = *end == ':' ? strtoull(end + 1, NULL, 10) : 0;
+    struct client *s = r->peer;
+    r->received++;
+    if (bench_bitmap_test_set(&r->seen, seq))
+        return; /* a duplicate */
+    r->unique++;
+    if (s->in_flight > 0)
+        s->in_flight--;
+    if (M.measuring) {
+        uint64_t now = bench_now_ns();
+        if (ts && now > ts)
+            bench_hist_add(&M.lat, now - ts);
+        M.delivered_window++;
+    }
+    if (M.flat && M.sending)
+        msg_top_up(s);
+}
+
+static void
+msg_rate_tick(uint64_t t0, uint64_t now)
+{
+    uint64_t due = (uint64_t)(bench_opt.rate * secs(t0, now));
+    int n = S.n;
+    while (M.sent_total < due) {
+        int tried = 0;
+        while (tried < n) {
+            struct client *c = &S.v[M.rr];
+            M.rr = (M.rr + 1) % n;
+            tried++;
+            if (c->state == CL_READY && c->in_flight < (uint64_t)bench_opt.window) {
+                msg_send_one(c);
+                break;
+            }
+        }
+        if (tried == n && M.sent_total < due) {
+            /* Every window is full: the server (or the generator) is behind. */
+            M.backlog += due - M.sent_total;
+            M.sent_total = due;
+        }
+    }
+}
+
+static bool
+msg_build_extra(bool labelled)
+{
+    if (bench_opt.body_bytes > 0) {
+        M.pad = xmalloc((size_t)bench_opt.body_bytes + 2);
+        M.pad[0] = ' ';
+        memset(M.pad + 1, 'x', (size_t)bench_opt.body_bytes);
+        M.pad[bench_opt.body_bytes + 1] = '\0';
+    }
+    if (labelled) {
+        if (!bench_opt.label) {
+            fprintf(stderr, "palisade-bench: --scenario labelled needs --label-file FILE\n");
+            return false;
+        }
+        M.extra = xstrdup(bench_opt.label);
+        M.extra_len = strlen(M.extra);
+    }
+    return true;
+}
+
+int
+scenario_messages(bool labelled)
+{
+    static const struct client_hooks hooks = {setup_on_ready, msg_on_message, setup_on_end};
+    memset(&M, 0, sizeof M);
+    if (!msg_build_extra(labelled))
+        return 2;
+    client_global_init(&hooks);
+    S.n = 2 * bench_opt.pairs;
+    S.v = alloc_clients(S.n);
+    for (int i = 0; i < S.n; i++)
+        S.v[i].peer = &S.v[i ^ 1];
+    bench_hist_init(&M.lat);
+    M.flat = bench_opt.rate <= 0;
+    bench_log("%s: %d pairs, %s, %s, %s", bench_opt.scenario, bench_opt.pairs, tls_name(),
+              mech_name(), M.flat ? "flat out" : "fixed rate");
+    double setup_s;
+    int rc = 0;
+    if (!setup_sessions(&setup_s)) {
+        printf("%s: %d of %d sessions failed to log in\n", bench_opt.scenario, S.failed, S.n);
+        print_failures();
+        rc = 1;
+        goto out;
+    }
+    poll_for(0.3); /* presence echoes, disco#info from the server */
+    for (int i = 0; i < S.n; i++)
+        S.v[i].next_seq = 1;
+    M.sending = true;
+    uint64_t t0 = bench_now_ns();
+    if (M.flat)
+        for (int i = 0; i < S.n; i++)
+            msg_top_up(&S.v[i]);
+    uint64_t t_measure = t0 + (uint64_t)(bench_opt.warmup_s * NS);
+    uint64_t t_stop = t_measure + (uint64_t)(bench_opt.duration * NS);
+    double cpu0 = -1;
+    double self0 = 0;
+    uint64_t sent0 = 0;
+    uint64_t backlog0 = 0;
+    uint64_t tm0 = 0;
+    for (;;) {
+        client_poll(M.flat ? 10 : 1);
+        uint64_t now = bench_now_ns();
+        if (!M.flat)
+            msg_rate_tick(t0, now);
+        if (!M.measuring && now >= t_measure) {
+            M.measuring = true;
+            bench_hist_reset(&M.lat);
+            M.delivered_window = 0;
+            cpu0 = bench_servers_cpu_s();
+            self0 = bench_self_cpu_s();
+            sent0 = M.sent_total;
+            backlog0 = M.backlog;
+            tm0 = now;
+        }
+        if (M.measuring && now >= t_stop)
+            break;
+        if (client_ctr.failures > 0)
+            break;
+    }
+    uint64_t tm1 = bench_now_ns();
+    double cpu1 = bench_servers_cpu_s();
+    double self1 = bench_self_cpu_s();
+    M.measuring = false;
+    M.sending = false;
+    uint64_t delivered = M.delivered_window;
+    uint64_t sent_window = M.sent_total - sent0;
+    uint64_t backlog = M.backlog - backlog0;
+    double window_s = secs(tm0, tm1);
+
+    /* Drain: everything sent must arrive, once. */
+    uint64_t drain_end = bench_now_ns() + DRAIN_TIMEOUT_NS;
+    for (;;) {
+        uint64_t left = 0;
+        for (int i = 0; i < S.n; i++)
+            left += S.v[i].in_flight;
+        if (left == 0 || bench_now_ns() > drain_end || client_ctr.failures > 0)
+            break;
+        client_poll(10);
+    }
+    uint64_t sent = 0;
+    uint64_t unique = 0;
+    uint64_t received = 0;
+    for (int i = 0; i < S.n; i++) {
+        sent += S.v[i].next_seq - 1;
+        unique += S.v[i].unique;
+        received += S.v[i].received;
+    }
+    uint64_t lost = sent - unique;
+    uint64_t dup = received - unique;
+    double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+    double rate = window_s > 0 ? (double)delivered / window_s : 0;
+    char line[1400];
+    bench_result_begin(line, sizeof line);
+    printf("%s pairs=%d rate=%.0f window=%d body_bytes=%d label=%s duration_s=%.2f sent=%llu "
+           "delivered=%llu msgs_per_s=%.1f offered_per_s=%.1f backlog=%llu p50_us=%.0f "
+           "p99_us=%.0f max_us=%.0f lost=%llu dup=%llu errors=%llu server_cpu_s=%.3f "
+           "cpu_us_per_msg=%.2f server_util=%.2f gen_util=%.2f load1=%.2f\n",
+           line, bench_opt.pairs, bench_opt.rate, bench_opt.window, bench_opt.body_bytes,
+           labelled ? "yes" : "no", window_s, (unsigned long long)sent,
+           (unsigned long long)delivered, rate,
+           window_s > 0 ? (double)sent_window / window_s : 0, (unsigned long long)backlog,
+           bench_hist_quantile_us(&M.lat, 0.5), bench_hist_quantile_us(&M.lat, 0.99),
+           (double)M.lat.max_ns / 1000, (unsigned long long)lost, (unsigned long long)dup,
+           (unsigned long long)(client_ctr.stanza_errors + client_ctr.stream_errors +
+                                client_ctr.failures),
+           cpu, cpu >= 0 && delivered ? cpu * 1e6 / (double)delivered : -1,
+           cpu >= 0 && window_s > 0 ? cpu / window_s : -1,
+           window_s > 0 ? (self1 - self0) / window_s : -1, bench_loadavg1());
+    printf("%s (%s): %.0f delivered msgs/s over %.1f s (%s), latency p50 %.0f us p99 %.0f us, "
+           "lost %llu, duplicated %llu\n",
+           bench_opt.scenario, bench_opt.server, rate, window_s,
+           M.flat ? "flat out" : "fixed rate", bench_hist_quantile_us(&M.lat, 0.5),
+           bench_hist_quantile_us(&M.lat, 0.99), (unsigned long long)lost,
+           (unsigned long long)dup);
+    if (cpu >= 0 && delivered)
+        printf("  server CPU %.2f s = %.2f us per delivered message (%.0f%% of a core); "
+               "generator %.0f%% of a core\n",
+               cpu, cpu * 1e6 / (double)delivered, 100 * cpu / window_s,
+               100 * (self1 - self0) / window_s);
+    if (backlog)
+        printf("  %llu sends skipped: every window was full (the offered rate was not met)\n",
+               (unsigned long long)backlog);
+    print_failures();
+    if (lost || dup || client_ctr.failures || client_ctr.stanza_errors ||
+        client_ctr.stream_errors)
+        rc = 1;
+    close_sessions();
+out:
+    bench_hist_free(&M.lat);
+    free(M.extra);
+    free(M.pad);
+    free_clients(S.v, S.n);
+    client_global_free();
+    return rc;
+}
+
+/* ---- idle ---- */
+
+static long
+server_rss(void)
+{
+    return bench_opt.n_pids > 0 ? bench_proc_rss_kib(bench_opt.pids[0]) : -1;
+}
+
+int
+scenario_idle(void)
+{
+    static const struct client_hooks hooks = {setup_on_ready, NULL, setup_on_end};
+    client_global_init(&hooks);
+    S.n = (int)bench_opt.n;
+    S.v = alloc_clients(S.n);
+    int rc = 0;
+    bench_log("idle: %d sessions, %s, %s", S.n, tls_name(), mech_name());
+    poll_for(bench_opt.settle);
+    long rss0 = server_rss();
+    double setup_s;
+    bool ok = setup_sessions(&setup_s);
+    poll_for(bench_opt.settle);
+    long rss1 = server_rss();
+    double cpu0 = bench_servers_cpu_s();
+    uint64_t failures0 = client_ctr.failures;
+    if (bench_opt.hold > 0)
+        poll_for(bench_opt.hold);
+    double cpu1 = bench_servers_cpu_s();
+    uint64_t dropped = client_ctr.failures - failures0;
+    int still = 0;
+    for (int i = 0; i < S.n; i++)
+        still += S.v[i].state == CL_READY;
+    double kib = rss0 >= 0 && rss1 >= 0 && S.ready > 0 ? (double)(rss1 - rss0) / S.ready : -1;
+    char line[1024];
+    bench_result_begin(line, sizeof line);
+    printf("%s n=%d ready=%d failed=%d setup_s=%.2f setup_per_s=%.1f rss_before_kib=%ld "
+           "rss_after_kib=%ld kib_per_session=%.2f hold_s=%.1f dropped=%llu still_up=%d "
+           "idle_cpu_s=%.3f load1=%.2f\n",
+           line, S.n, S.ready, S.failed, setup_s, setup_s > 0 ? S.ready / setup_s : 0, rss0,
+           rss1, kib, bench_opt.hold, (unsigned long long)dropped, still,
+           cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1, bench_loadavg1());
+    printf("idle (%s): %d of %d sessions up in %.1f s; server RSS %ld -> %ld KiB = %.1f KiB per "
+           "session; %d still up after %.0f s\n",
+           bench_opt.server, S.ready, S.n, setup_s, rss0, rss1, kib, still, bench_opt.hold);
+    print_failures();
+    if (!ok || dropped || still != S.n)
+        rc = 1;
+    close_sessions();
+    free_clients(S.v, S.n);
+    client_global_free();
+    return rc;
+}
