@@ -123,10 +123,11 @@ def test_changes_flow_after_the_directory_returns(node, slapd, users, xmpp_clien
     o = xmpp_client(observer)
     slapd_restart.stop()
     slapd_restart.start()
-    # the node reconnects with backoff: the first change may wait for that
+    # The node reconnects with a backoff capped at 5 s (directory/ldap.c); the first
+    # change may wait for that, then it flows within a second.
     u = users.make_new()
     slapd.add_user(u.jid, u.password)
-    H.within(15.0, lambda: account_exists(o, u.jid), "a user added after slapd came back")
+    H.within(6.0, lambda: account_exists(o, u.jid), "a user added after slapd came back")
     assert H.try_login(node, u.localpart, u.password)
     # from now on, within a second again
     new = u.password + "-2"
@@ -145,7 +146,7 @@ def test_offline_message_during_outage_is_kept(node, users, xmpp_client, slapd_r
     slapd_restart.start()
     cb = xmpp_client(b)
     cb.send_presence()
-    cb.wait_for(H.is_message(body="stored while slapd was down"), timeout=20,
+    cb.wait_for(H.is_message(body="stored while slapd was down"), timeout=10,
                 what="the message sent during the outage")
     assert not ca.has(lambda s: s.name == "message" and s["type"] == "error" and s["id"] == "outage-1")
 
@@ -159,7 +160,7 @@ def test_roster_change_during_outage_is_written_later(node, users, xmpp_client, 
     ca.wait_for(H.is_roster_push(contact.jid))
     slapd_restart.start()
     dn = slapd.user_dn(a.jid)
-    H.poll(lambda: slapd.ldap_search("(objectClass=*)", ["dn"], base=dn).__len__() > 1, 20,
+    H.poll(lambda: slapd.ldap_search("(objectClass=*)", ["dn"], base=dn).__len__() > 1, 10,
            "the roster item written to the directory after the outage")
     ca.disconnect()
     c2 = xmpp_client(a, resource="after")
