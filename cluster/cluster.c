@@ -151,6 +151,22 @@ setopt_int(void *s, int opt, int v)
         log_warn("cluster setsockopt-failed option=%d error=%s", opt, zmq_strerror(zmq_errno()));
 }
 
+/* No ZMTP heartbeats (ZMQ_HEARTBEAT_*): in libzmq 4.3.4 a connection whose
+ * input is stopped by the high-water mark and then closed by the peer sets
+ * the engine's _io_error, and the next heartbeat timer or buffered PING calls
+ * out_event(), which asserts !_io_error and aborts the whole process
+ * (stream_engine_base.cpp; seen in test_cluster's lost-connection test). Our
+ * own heartbeats decide liveness; a down link gets a new socket. TCP
+ * keepalive only reaps connections of vanished hosts. */
+void
+cluster_socket_keepalive(void *s)
+{
+    setopt_int(s, ZMQ_TCP_KEEPALIVE, 1);
+    setopt_int(s, ZMQ_TCP_KEEPALIVE_IDLE, 10);
+    setopt_int(s, ZMQ_TCP_KEEPALIVE_INTVL, 5);
+    setopt_int(s, ZMQ_TCP_KEEPALIVE_CNT, 3);
+}
+
 static void router_drain(struct cluster *c);
 
 static void
@@ -167,11 +183,8 @@ router_open(struct cluster *c)
 {
     size_t sz = sizeof(c->router_fd);
     int64_t maxmsg = (int64_t)c->max_frame_bytes;
-    int hb_timeout = c->dead_after_ms / 2;
     void *s;
 
-    if (hb_timeout < 2 * c->heartbeat_ms)
-        hb_timeout = 2 * c->heartbeat_ms;
     s = zmq_socket(c->ctx, ZMQ_ROUTER);
     if (s == NULL)
         goto fail;
@@ -179,9 +192,7 @@ router_open(struct cluster *c)
     setopt_int(s, ZMQ_RCVHWM, c->hwm);
     setopt_int(s, ZMQ_CURVE_SERVER, 1);
     setopt_int(s, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS);
-    setopt_int(s, ZMQ_HEARTBEAT_IVL, c->heartbeat_ms);
-    setopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, hb_timeout);
-    setopt_int(s, ZMQ_HEARTBEAT_TTL, c->dead_after_ms);
+    cluster_socket_keepalive(s);
     if (zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->secret_z85, CLUSTER_KEY_Z85_LEN) != 0 ||
         zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, CLUSTER_ZAP_DOMAIN, strlen(CLUSTER_ZAP_DOMAIN)) != 0)

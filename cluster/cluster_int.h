@@ -78,6 +78,7 @@ struct cluster_peer {
     uint64_t their_link;     /* its link id towards us, as heard; 0 none */
     uint64_t their_epoch;
     uint64_t last_heard;     /* monotonic ms; 0 never */
+    uint64_t last_sent;      /* when the socket last took a message for it */
 
     /* Sending: ring[] holds seqs base_seq .. base_seq+ring_len-1, the first
      * n_sent of which went to the socket. Acknowledged ones leave the front. */
@@ -145,6 +146,8 @@ struct cluster {
 
 /* cluster.c */
 uint64_t cluster_now_ms(void);
+/* TCP keepalive on a socket; no ZMTP heartbeats (see cluster.c). */
+void cluster_socket_keepalive(void *s);
 struct cluster_peer *cluster_peer_by_name(const struct cluster *c, const char *name);
 struct cluster_peer *cluster_peer_by_key(const struct cluster *c, const uint8_t key[32]);
 /* Logs a dropped message, rate-limited. */

@@ -127,7 +127,6 @@ cluster_link_open(struct cluster_peer *p)
 {
     struct cluster *c = p->c;
     size_t sz = sizeof(p->dealer_fd);
-    int hb_timeout;
     void *s;
 
     if (p->dealer != NULL || p->is_removed)
@@ -135,18 +134,13 @@ cluster_link_open(struct cluster_peer *p)
     s = zmq_socket(c->ctx, ZMQ_DEALER);
     if (s == NULL)
         goto fail;
-    hb_timeout = c->dead_after_ms / 2;
-    if (hb_timeout < 2 * c->heartbeat_ms)
-        hb_timeout = 2 * c->heartbeat_ms;
     setopt_int(s, ZMQ_LINGER, 0);
     setopt_int(s, ZMQ_IMMEDIATE, 1);
     setopt_int(s, ZMQ_SNDHWM, c->hwm);
     setopt_int(s, ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS);
     setopt_int(s, ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS);
     setopt_int(s, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS);
-    setopt_int(s, ZMQ_HEARTBEAT_IVL, c->heartbeat_ms);
-    setopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, hb_timeout);
-    setopt_int(s, ZMQ_HEARTBEAT_TTL, c->dead_after_ms);
+    cluster_socket_keepalive(s);
     if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, p->key_z85, CLUSTER_KEY_Z85_LEN) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->self_key_z85, CLUSTER_KEY_Z85_LEN) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->secret_z85, CLUSTER_KEY_Z85_LEN) != 0)
@@ -232,6 +226,7 @@ link_send(struct cluster_peer *p, const struct cluster_header *h, const struct c
         }
     }
     p->ack_sent = h->ack;
+    p->last_sent = cluster_now_ms();
     return PAL_OK;
 }
 
@@ -362,6 +357,7 @@ link_up(struct cluster_peer *p)
 
     p->is_up = true;
     p->ups++;
+    p->last_sent = cluster_now_ms();
     log_notice("cluster peer-up node=%s epoch=%" PRIu64 " link=%" PRIu64, p->name, p->their_epoch,
                p->their_link);
     if (c->cb.on_peer_up != NULL)
@@ -514,12 +510,34 @@ cluster_link_input(struct cluster_peer *p, const struct cluster_header *h,
  * Time.
  */
 
+/* How long we may fail to reach a peer before we must assume it declared us
+ * dead: dead_after_ms less two heartbeats (one heartbeat lost with a broken
+ * connection, and the time to process a backlog and acknowledge it), but at
+ * least half of dead_after_ms. */
+static uint64_t
+mute_limit(const struct cluster *c)
+{
+    int limit = c->dead_after_ms - 2 * c->heartbeat_ms;
+
+    return (uint64_t)(limit > c->dead_after_ms / 2 ? limit : c->dead_after_ms / 2);
+}
+
+/* Two rules. A peer we have not heard for dead_after_ms is dead. And a peer
+ * we could not send anything to for nearly as long (our loop stalled, or the
+ * link was blocked) has probably declared US dead and handed back what we
+ * have not acknowledged: we must not deliver that late, so we reset the link
+ * before reading its backlog (the hook checks before it drains). */
 void
 cluster_link_check(struct cluster_peer *p, uint64_t now)
 {
-    if (p->is_up && now - p->last_heard > (uint64_t)p->c->dead_after_ms) {
+    if (!p->is_up)
+        return;
+    if (now - p->last_heard > (uint64_t)p->c->dead_after_ms) {
         p->is_their_link_dead = true;
         cluster_link_down(p, "silent");
+    } else if (now - p->last_sent > mute_limit(p->c)) {
+        p->is_their_link_dead = true;
+        cluster_link_down(p, "mute");
     }
 }
 
