@@ -113,7 +113,7 @@ static const struct config_item node_items[] = {
      "SCRAM-SHA-256-PLUS,SCRAM-SHA-256,SCRAM-SHA-1-PLUS,SCRAM-SHA-1,PLAIN", 0, 0, check_mechs,
      false},
     {"sasl.failure_delay_ms", CONFIG_INT, S(sasl_fail_delay_ms), "1000", 0, 60000, NULL, true},
-    {"sasl.max_failures", CONFIG_INT, S(sasl_max_failures), "3", 1, 100, NULL, true},
+    {"sasl.max_failures", CONFIG_INT, S(sasl_max_failures), "5", 1, 100, NULL, true},
     {"limits.max_stanza_bytes", CONFIG_INT, S(max_stanza_bytes), "262144", 1024, 67108864, NULL,
      true},
     {"limits.max_depth", CONFIG_INT, S(max_depth), "64", 4, 1024, NULL, true},

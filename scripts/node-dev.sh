@@ -46,7 +46,7 @@ cmd_config() {
     [ $# -ge 1 ] || usage
     local dir=$1; shift
     local name= domains=() c2s=() c2s_tls=() ldap_env= tls_required=true cert= key=
-    local p12= p12pw= auth_timeout=30 fail_delay=1000 max_fail=3 max_bytes=262144 max_depth=64
+    local p12= p12pw= auth_timeout=30 fail_delay=1000 max_fail=5 max_bytes=262144 max_depth=64
     local level=info trace=
     while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || die "option $1 needs a value"
