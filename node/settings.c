@@ -125,6 +125,11 @@ static const struct config_item node_items[] = {
     {"limits.max_offline_messages", CONFIG_INT, S(max_offline), "1000", 0, 1000000, NULL, true},
     {"policy.spif", CONFIG_STRLIST, S(policy_spif), "", 0, 0, NULL, false},
     {"policy.flot", CONFIG_BOOL, S(policy_flot), "true", 0, 0, NULL, true},
+    {"cluster.curve_secret_file", CONFIG_STRING, S(cluster_secret_file), "", 0, 0, NULL, false},
+    {"cluster.heartbeat_ms", CONFIG_INT, S(cluster_heartbeat_ms), "200", 20, 10000, NULL, false},
+    {"cluster.dead_after_ms", CONFIG_INT, S(cluster_dead_after_ms), "1500", 100, 60000, NULL,
+     false},
+    {"control.socket", CONFIG_STRING, S(ctl_socket), "", 0, 0, NULL, false},
     {"log.level", CONFIG_STRING, S(log_level), "info", 0, 0, check_log_level, true},
     {"log.syslog", CONFIG_BOOL, S(log_syslog), "false", 0, 0, NULL, false},
     {"log.trace", CONFIG_STRLIST, S(log_trace), "", 0, 0, check_trace, true},
@@ -164,6 +169,8 @@ node_settings_load(const char *path, struct node_settings **out, char *err, size
     empty_to_null(&s->tls_pkcs12);
     empty_to_null(&s->tls_pkcs12_password_file);
     empty_to_null(&s->tls_ciphers);
+    empty_to_null(&s->cluster_secret_file);
+    empty_to_null(&s->ctl_socket);
     for (size_t i = 0; i < s->domains.n; i++) {
         char *n = jid_normalize(s->domains.v[i]);
         free(s->domains.v[i]);

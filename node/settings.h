@@ -38,6 +38,12 @@ struct node_settings {
     int64_t max_output_bytes;          /* limits.max_output_bytes per connection */
     int64_t rate_bytes_per_s;          /* limits.rate_bytes_per_s (0 = unlimited) */
     int64_t max_offline;               /* limits.max_offline_messages per user */
+    /* cluster: on when curve_secret_file is set; the node's own endpoint, its
+     * peers and their keys come from the directory (xmppNode entries) */
+    char *cluster_secret_file;         /* cluster.curve_secret_file */
+    int64_t cluster_heartbeat_ms;      /* cluster.heartbeat_ms */
+    int64_t cluster_dead_after_ms;     /* cluster.dead_after_ms */
+    char *ctl_socket;                  /* control.socket: palisadectl status */
     /* log */
     char *log_level;                   /* log.level */
     bool log_syslog;                   /* log.syslog */
