@@ -7,9 +7,12 @@
 #                      [--pkcs12 FILE --pkcs12-password-file FILE]
 #                      [--auth-timeout S] [--failure-delay-ms MS] [--max-failures N]
 #                      [--max-stanza-bytes N] [--max-depth N] [--log-level L] [--trace a,b]
-#       writes DIR/node.cfg (absolute paths). --domain and --c2s/--c2s-tls may repeat or take
-#       comma-separated lists. Without --cert/--pkcs12 a self-signed certificate for the
-#       first domain is made in DIR (scripts/gen-cert.sh).
+#                      [--spif FILE] [--flot true|false]
+#       writes DIR/node.cfg (absolute paths). --domain, --c2s/--c2s-tls and --spif may repeat
+#       or take comma-separated lists. Without --cert/--pkcs12 a self-signed certificate for
+#       the first domain is made in DIR (scripts/gen-cert.sh). --spif loads security policies
+#       (policy.spif, e.g. policy/spif/palisade-sample.xml); --flot (default true) puts the
+#       display marking in the body for clients without label support (policy.flot).
 #   node-dev.sh start DIR
 #       starts $PALISADE (default build/node/palisade) -c DIR/node.cfg in the background,
 #       log in DIR/node.log, pid in DIR/node.pid; waits up to $NODE_READY_TIMEOUT seconds
@@ -47,7 +50,7 @@ cmd_config() {
     local dir=$1; shift
     local name= domains=() c2s=() c2s_tls=() ldap_env= tls_required=true cert= key=
     local p12= p12pw= auth_timeout=30 fail_delay=1000 max_fail=5 max_bytes=262144 max_depth=64
-    local level=info trace=
+    local level=info trace= spifs=() flot=
     while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || die "option $1 needs a value"
         case "$1" in
@@ -69,6 +72,9 @@ cmd_config() {
             --max-depth) max_depth=$2 ;;
             --log-level) level=$2 ;;
             --trace) trace=$2 ;;
+            --spif) spifs+=("$2") ;;
+            --flot)
+                case "$2" in true|false) flot=$2 ;; *) die "--flot true|false" ;; esac ;;
             *) die "unknown option $1" ;;
         esac
         shift 2
@@ -105,6 +111,20 @@ cmd_config() {
         tls_block="cert = \"$(abspath "$cert")\"; key = \"$(abspath "$key")\";"
     fi
 
+    local policy_block= spif_list= arg f parts
+    for arg in ${spifs[@]+"${spifs[@]}"}; do
+        IFS=, read -ra parts <<<"$arg"
+        for f in ${parts[@]+"${parts[@]}"}; do
+            [ -n "$f" ] || continue
+            spif_list+="${spif_list:+, }\"$(abspath "$f")\""
+        done
+    done
+    if [ -n "$spif_list" ]; then
+        policy_block="policy = { spif = [$spif_list]; flot = ${flot:-true}; };"
+    elif [ -n "$flot" ]; then
+        policy_block="policy = { flot = $flot; };"
+    fi
+
     local listen=
     [ ${#c2s[@]} -gt 0 ] && listen+="c2s = [$(cfg_list "${c2s[@]}")]; "
     [ ${#c2s_tls[@]} -gt 0 ] && listen+="c2s_tls = [$(cfg_list "${c2s_tls[@]}")]; "
@@ -129,9 +149,10 @@ ldap = {
     base = "$LDAP_BASE";
     users = "$LDAP_USERS";
 };
+$policy_block
 CFG
     mv "$dir/node.cfg.tmp" "$dir/node.cfg"
-    say "wrote $dir/node.cfg (node $name, domains ${domains[*]}, c2s ${c2s[*]:-none}, c2s_tls ${c2s_tls[*]:-none}, tls.required $tls_required)"
+    say "wrote $dir/node.cfg (node $name, domains ${domains[*]}, c2s ${c2s[*]:-none}, c2s_tls ${c2s_tls[*]:-none}, tls.required $tls_required, policies ${spif_list:-none})"
 }
 
 node_pid() {

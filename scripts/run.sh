@@ -5,10 +5,12 @@
 #
 # Steps: install missing Debian packages (as root, scripts/deps.sh), build (build/),
 # start slapd in .run/slapd on ldap://127.0.0.1:$LDAP_PORT, add alice, bob, carol and dave
-# (passwords alice-secret, bob-secret, ...), make a self-signed certificate for localhost
-# (.run/tls), write .run/node/node.cfg and run the node. Ctrl-C (or SIGTERM) stops the node
-# and the directory. Running it again reuses the directory and the certificate in .run/
-# (delete .run/ to start from scratch).
+# (passwords alice-secret, bob-secret, ...) with their clearances under the sample security
+# policy (alice and bob up to SECRET, carol up to RESTRICTED, dave none), make a
+# self-signed certificate for localhost (.run/tls), write .run/node/node.cfg (security
+# policies policy/spif/palisade-sample.xml and palisade-partner.xml) and run the node.
+# Ctrl-C (or SIGTERM) stops the node and the directory. Running it again reuses the
+# directory and the certificate in .run/ (delete .run/ to start from scratch).
 #
 # Environment:
 #   LISTEN=ADDR        address the node listens on (default 127.0.0.1, loopback only;
@@ -27,6 +29,8 @@ c2s_port=${C2S_PORT:-5222}
 c2s_tls_port=${C2S_TLS_PORT:-5223}
 ldap_port=${LDAP_PORT:-3890}
 domain=localhost
+sample_spif=$top/policy/spif/palisade-sample.xml
+partner_spif=$top/policy/spif/palisade-partner.xml
 
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'run: %s\n' "$*" >&2; exit 1; }
@@ -106,7 +110,8 @@ has_alice=$(set +u; . "$run/slapd/env"
         -b "$LDAP_USERS" "(xmppJID=alice@$domain)" dn 2>/dev/null | grep -c '^dn:' || true)
 if [ "${has_alice:-0}" -eq 0 ]; then
     step "adding the sample users alice, bob, carol, dave (scripts/load-sample.sh)"
-    scripts/load-sample.sh "$run/slapd" "$domain" || die "loading the sample users failed (see above)"
+    PALISADE_SPIF=$sample_spif scripts/load-sample.sh "$run/slapd" "$domain" ||
+        die "loading the sample users failed (see above)"
 else
     step "the sample users are already in the directory (delete $run/ to start from scratch)"
 fi
@@ -118,7 +123,7 @@ step "writing $run/node/node.cfg"
 scripts/node-dev.sh config "$run/node" --name node1 --domain "$domain" \
     --c2s "$listen:$c2s_port" --c2s-tls "$listen:$c2s_tls_port" \
     --ldap-env "$run/slapd/env" --cert "$run/tls/cert.pem" --key "$run/tls/key.pem" \
-    --tls-required true
+    --tls-required true --spif "$sample_spif" --spif "$partner_spif" --flot true
 
 step "starting the node ($palisade)"
 scripts/node-dev.sh start "$run/node" || die "the node did not start (see above)"
@@ -133,6 +138,10 @@ case "$host" in
 esac
 # shellcheck disable=SC1091
 users_base=$(set +u; . "$run/slapd/env"; echo "$LDAP_USERS")
+# The clearances as the directory holds them now (a kept directory may have been changed).
+ctl_env=(--env "$run/slapd/env" --spif "$sample_spif" --spif "$partner_spif" --domain "$domain")
+clearances=$("$palisadectl" "${ctl_env[@]}" user list 2>/dev/null |
+    awk -F'\t' '{ printf "             %-22s %s\n", $1, ($5 == "" || $5 == "-" ? "no clearance" : $5) }' || true)
 cat <<MSG
 
 ==> Palisade is running (node pid $node_pid), serving the XMPP domain "$domain"
@@ -143,6 +152,15 @@ Connect any XMPP client (Gajim, Dino, Psi+, Profanity, ...):
   server     $host, port $c2s_port (STARTTLS) or $c2s_tls_port (direct TLS)
   certificate  self-signed for "$domain": accept it when the client asks; its SHA-256
              fingerprint is $fpr
+Security labels (XEP-0258), sample policy PALISADE (policy/spif/palisade-sample.xml):
+             alice, bob   cleared up to SECRET, NATO and EU, releasable to GBR FRA DEU USA
+             carol        cleared up to RESTRICTED, releasable to GBR FRA DEU USA
+             dave         no clearance: unlabelled messages only
+  the directory holds now:
+${clearances:-             (could not list the users)}
+  a client without label support sees the marking as the first line of the body (FLOT).
+  Check a label:  $palisadectl ${ctl_env[*]} \\
+      label check --user carol@$domain --label 'policy=PALISADE class=SECRET'
 Add a user (the directory is at ldap://127.0.0.1:$ldap_port, users under $users_base):
   . $run/slapd/env && echo 'a-password' | $palisadectl user --uri "\$LDAP_URI" \\
       --bind-dn "\$LDAP_ADMIN_DN" --bind-secret-file "\$LDAP_ADMIN_SECRET_FILE" \\

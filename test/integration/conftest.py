@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Fixtures for the integration tests: ONE scratch slapd (scripts/slapd-dev.sh) with the
-sample users and a pool of throwaway users, ONE node of the sanitized build
-(build-asan, or $PALISADE_BUILD) started through scripts/node-dev.sh, extra nodes with
-other settings on demand, and clients (slixmpp and raw sockets).
+sample users (scripts/load-sample.sh: alice and bob cleared up to SECRET, carol up to
+RESTRICTED, dave not at all) and a pool of throwaway users (no clearance unless a test
+asks for one), ONE node of the sanitized build (build-asan, or $PALISADE_BUILD) started
+through scripts/node-dev.sh with the sample security policies (H.SPIFS) and
+`--trace ldap` (so tests can wait for the replica), extra nodes with other settings on
+demand, and clients (slixmpp and raw sockets).
 
 At the end the nodes are stopped with SIGTERM; a node that exits non-zero or logs a
 sanitizer report fails the run (and a node that dies or reports during a test fails
@@ -103,7 +106,8 @@ def slapd(workdir, build_dir):
     s.start()
     try:
         H.sh([H.SCRIPTS / "load-sample.sh", s.dir, H.DOMAIN],
-             env={"PALISADECTL": str(build_dir / "node/palisadectl")})
+             env={"PALISADECTL": str(build_dir / "node/palisadectl"),
+                  "PALISADE_SPIF": str(H.SAMPLE_SPIF)})
         yield s
     finally:
         s.stop()
@@ -195,10 +199,45 @@ def _per_test(request):
         pytest.fail("\n".join(problems), pytrace=False)
 
 
+class Users:
+    """The pool as tests see it: take(n, clearance=None) gives n fresh users no other
+    test uses, with a clearance when asked (palisadectl's text form, or a list of them,
+    one per policy); it returns once every running node's replica holds it."""
+
+    def __init__(self, pool, slapd):
+        self.pool = pool
+        self.slapd = slapd
+
+    def take(self, count=1, clearance=None):
+        got = self.pool.take(count)
+        if clearance is not None:
+            self.set_clearance(got, clearance)
+        return got
+
+    def make_new(self):
+        return self.pool.make_new()
+
+    def set_clearance(self, users, clearance):
+        """clearance: text, list of texts, or None (--clear). Waits for the nodes."""
+        if isinstance(users, H.User):
+            users = [users]
+        texts = [clearance] if isinstance(clearance, str) else list(clearance or [])
+        nodes = [n for n in _nodes if n.started and n.alive()]
+        marks = {n.name: len(n.log_text()) for n in nodes}
+        for u in users:
+            self.slapd.ctl("clearance", u.jid, *(texts or ["--clear"]))
+        for u in users:
+            dn = self.slapd.user_dn(u.jid)
+            for n in nodes:
+                n.wait_synced(dn, marks[n.name])
+
+
 @pytest.fixture
-def users(pool):
-    """users.take(n): n fresh users (H.User: jid, localpart, password) no other test uses."""
-    return pool
+def users(pool, slapd):
+    """users.take(n, clearance=None): n fresh users (H.User: jid, localpart, password) no
+    other test uses; with clearance='policy=PALISADE class=SECRET categories=...' (text
+    form: policy/README.md), cleared so on every running node."""
+    return Users(pool, slapd)
 
 
 @pytest.fixture

@@ -31,6 +31,10 @@ from slixmpp.exceptions import IqError, IqTimeout
 ROOT = Path(__file__).absolute().parents[2]
 SCRIPTS = ROOT / "scripts"
 DOMAIN = "localhost"
+# The security policies of every test node (policy.spif) and of palisadectl's texts:
+# PALISADE (the sample: alice, bob, carol and dave have clearances under it) and PARTNER.
+SAMPLE_SPIF = ROOT / "policy/spif/palisade-sample.xml"
+SPIFS = (SAMPLE_SPIF, ROOT / "policy/spif/palisade-partner.xml")
 
 NS_STREAM = "http://etherx.jabber.org/streams"
 NS_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams"
@@ -195,12 +199,26 @@ class Slapd:
         assert len(found) == 1, "expected one entry with xmppJID=%s, found %r" % (jid, list(found))
         return next(iter(found))
 
+    def palisadectl_args(self):
+        """palisadectl's options for this directory, as its administrator, with SPIFS."""
+        args = ["--uri", self.env["LDAP_URI"], "--bind-dn", self.env["LDAP_ADMIN_DN"],
+                "--bind-secret-file", self.env["LDAP_ADMIN_SECRET_FILE"],
+                "--users", self.env["LDAP_USERS"], "--base", self.env["LDAP_BASE"],
+                "--domain", DOMAIN]
+        for f in SPIFS:
+            args += ["--spif", f]
+        return args
+
     def ctl(self, *args, input=None, check=True):
         """palisadectl user ... with the admin credentials."""
-        return sh([self.palisadectl, "user", "--uri", self.env["LDAP_URI"], "--bind-dn",
-                   self.env["LDAP_ADMIN_DN"], "--bind-secret-file",
-                   self.env["LDAP_ADMIN_SECRET_FILE"], "--users", self.env["LDAP_USERS"],
-                   "--domain", DOMAIN] + list(args), input=input, check=check)
+        return sh([self.palisadectl, "user"] + self.palisadectl_args() + list(args), input=input,
+                  check=check)
+
+    def settings(self, *args, check=True):
+        """palisadectl settings ... with the admin credentials (a --domain goes in args,
+        after the command words)."""
+        return sh([self.palisadectl] + self.palisadectl_args() + ["settings"] + list(args),
+                  check=check)
 
     def add_user(self, jid, password):
         self.ctl("add", jid, "--password-stdin", input=password + "\n")
@@ -228,7 +246,8 @@ class Node:
     """A Palisade node run by scripts/node-dev.sh from its own folder."""
 
     def __init__(self, dir, *, name, c2s_port, c2s_tls_port, slapd, binary, cert_dir,
-                 extra=(), tls_required=True, limits=None):
+                 extra=(), tls_required=True, limits=None, spif=SPIFS, flot=None,
+                 trace="ldap"):
         self.dir = Path(dir)
         self.name = name
         self.c2s_port = c2s_port
@@ -241,6 +260,9 @@ class Node:
         self.limits = dict(max_stanza_bytes=262144, max_depth=64, auth_timeout_s=30,
                            failure_delay_ms=1000, max_failures=3)
         self.limits.update(limits or {})
+        self.spif = list(spif or ())
+        self.flot = flot
+        self.trace = trace
         self.started = False
         self.checked_log_bytes = 0
 
@@ -259,6 +281,12 @@ class Node:
                 "--max-failures", self.limits["max_failures"],
                 "--max-stanza-bytes", self.limits["max_stanza_bytes"],
                 "--max-depth", self.limits["max_depth"]]
+        for f in self.spif:
+            args += ["--spif", f]
+        if self.flot is not None:
+            args += ["--flot", "true" if self.flot else "false"]
+        if self.trace:
+            args += ["--trace", self.trace]
         if not any(a == "--pkcs12" for a in self.extra):
             args += ["--cert", self.cert_dir / "cert.pem", "--key", self.cert_dir / "key.pem"]
         sh(args + self.extra)
@@ -338,6 +366,20 @@ class Node:
 
     def grep_log(self, pattern):
         return re.findall(pattern, self.log_text())
+
+    def wait_log(self, pattern, since=0, timeout=5, what=None):
+        """Polls the log (from byte offset since) for the regular expression; returns the
+        match."""
+        rx = re.compile(pattern)
+        return poll(lambda: rx.search(self.log_text()[since:]), timeout,
+                    what or "/%s/ in the log of node %s" % (pattern, self.name))
+
+    def wait_synced(self, dn, since, timeout=5):
+        """Waits until the node's replica took a change of the entry dn that slapd made
+        after the log had `since` bytes (the node runs with --trace ldap)."""
+        assert self.trace and "ldap" in self.trace, "wait_synced needs --trace ldap"
+        return self.wait_log(r'ldap sync-entry dn="%s"' % re.escape(dn), since, timeout,
+                             "node %s to sync %s" % (self.name, dn))
 
 
 # --------------------------------------------------------------------------------------
