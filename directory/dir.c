@@ -219,6 +219,7 @@ dir_new(struct ev_loop *loop, const struct dir_settings *settings, struct dir **
         log_info("ldap sigpipe-ignored reason=\"libldap writes to closed sockets\"");
     }
     d->r = dir_replica_new(d->s.users);
+    dir_replica_set_base(d->r, d->s.base);
     d->main = dir_conn_new(loop, &d->s, d->secret, "main", &main_ops, d);
     d->sync = dir_sync_new(loop, d->main, d->r, d->s.base, on_sync_ready, d);
     d->w = dir_writer_new(loop, d->main, d->r, d->s.timeout_ms);
@@ -272,6 +273,12 @@ dir_on_settings_changed(struct dir *d, void (*fn)(void *arg), void *arg)
 }
 
 void
+dir_on_nodes_changed(struct dir *d, void (*fn)(void *arg), void *arg)
+{
+    dir_replica_on_nodes_changed(d->r, fn, arg);
+}
+
+void
 dir_on_ready(struct dir *d, dir_ready_fn fn, void *arg)
 {
     d->ready_fn = fn;
@@ -296,6 +303,12 @@ int
 dir_default_label(struct dir *d, const char *domain, unsigned char **der, size_t *len)
 {
     return dir_replica_default_label(d->r, domain, der, len);
+}
+
+int
+dir_nodes_get(struct dir *d, struct dir_node **out, size_t *n)
+{
+    return dir_replica_nodes(d->r, out, n);
 }
 
 size_t

@@ -4,9 +4,10 @@
  *
  * The pieces:
  *   map.c      entry (plain attribute lists) <-> dir_user / roster item / offline
- *              message; DN normalisation. Pure, no LDAP types.
+ *              message / settings / node; DN normalisation. Pure, no LDAP types.
  *   replica.c  the in-memory replica: users by JID, DN and entryUUID; roster items
- *              and offline messages attached to their user by parent DN.
+ *              and offline messages attached to their user by parent DN;
+ *              settings and cluster nodes in plain lists.
  *   ldap.c     one libldap connection on the loop: async connect, StartTLS, bind,
  *              message drain, reconnect with backoff.
  *   sync.c     RFC 4533 refreshAndPersist consumer feeding the replica.
@@ -53,6 +54,7 @@ enum dir_kind {
     DIR_KIND_ROSTER,
     DIR_KIND_OFFLINE,
     DIR_KIND_SETTINGS,
+    DIR_KIND_NODE,
 };
 
 /* A settings entry (objectClass xmppServerSettings, anywhere under ldap.base). */
@@ -64,9 +66,9 @@ struct dir_server_settings {
 };
 
 /* One replicated kind of entry: the object class that selects it and the
- * attributes the sync search requests for it. Rooms, peers and nodes are added
- * here (and in map.c and replica.c) later; the sync filter and attribute list
- * are built from this table. */
+ * attributes the sync search requests for it. Rooms and peers are added here
+ * (and in map.c and replica.c) later; the sync filter and attribute list are
+ * built from this table. */
 struct dir_class {
     const char *object_class;
     enum dir_kind kind;
@@ -101,7 +103,14 @@ int dir_map_settings(const struct dir_entry *e, struct dir_server_settings *out,
 void dir_server_settings_clear(struct dir_server_settings *s);
 bool dir_server_settings_equal(const struct dir_server_settings *a,
                                const struct dir_server_settings *b);
-/* "user", "roster item", "offline message", "settings", "other" (logs). */
+/* Fills *out (clear with dir_node_clear) from an xmppNode entry; checks it
+ * with dir_node_check (directory.h). */
+int dir_map_node(const struct dir_entry *e, struct dir_node *out, const char **why);
+void dir_node_clear(struct dir_node *n);
+/* Deep copy; dst is overwritten (not cleared first). */
+void dir_node_copy(struct dir_node *dst, const struct dir_node *src);
+bool dir_node_equal(const struct dir_node *a, const struct dir_node *b);
+/* "user", "roster item", "offline message", "settings", "node", "other" (logs). */
 const char *dir_kind_str(enum dir_kind k);
 
 void dir_roster_item_clear(struct dir_roster_item *it);
@@ -156,6 +165,13 @@ void dir_replica_free(struct dir_replica *r);
 void dir_replica_on_user_changed(struct dir_replica *r, dir_user_changed_fn fn, void *arg);
 /* Called after a settings entry was added, changed or removed. */
 void dir_replica_on_settings_changed(struct dir_replica *r, void (*fn)(void *arg), void *arg);
+/* Called after a node entry was added, changed or removed. */
+void dir_replica_on_nodes_changed(struct dir_replica *r, void (*fn)(void *arg), void *arg);
+/* The sync base (copied). Node entries at or below users_base are refused
+ * unless users_base is the base: the nodes' service account may write under
+ * ldap.users, and cluster membership is an administrator's decision. Unset:
+ * users_base counts as a separate subtree. */
+void dir_replica_set_base(struct dir_replica *r, const char *base);
 
 /* Sync input. A refresh starts a new generation; entries added, modified or
  * reported present after that belong to it; dir_replica_sweep() then removes
@@ -165,8 +181,12 @@ void dir_replica_on_settings_changed(struct dir_replica *r, void (*fn)(void *arg
 void dir_replica_refresh_begin(struct dir_replica *r);
 /* Add or modify: e is the entry's full current state. PAL_OK; PAL_EEXIST when
  * another user entry holds the same JID (kept, reachable by DN only, until the
- * other goes); or PAL_EMALFORMED (entry ignored; no stale copy is kept). */
+ * other goes), or another node entry the same name or key (kept, listed only
+ * if it comes first; see dir_nodes_get); or PAL_EMALFORMED (entry ignored; no
+ * stale copy is kept; dir_replica_why() says why). */
 int dir_replica_put(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e);
+/* The static reason of the last PAL_EMALFORMED from dir_replica_put, or "". */
+const char *dir_replica_why(const struct dir_replica *r);
 void dir_replica_remove(struct dir_replica *r, const unsigned char uuid[16]);
 void dir_replica_present(struct dir_replica *r, const unsigned char uuid[16]);
 /* Returns the number of entries removed. */
@@ -177,6 +197,8 @@ struct dir_user *dir_replica_user(struct dir_replica *r, const char *bare_jid);
 size_t dir_replica_user_count(const struct dir_replica *r);
 /* Entries of any kind known by entryUUID (tests, diagnostics). */
 size_t dir_replica_entry_count(const struct dir_replica *r);
+/* As dir_nodes_get() (directory.h). */
+int dir_replica_nodes(struct dir_replica *r, struct dir_node **out, size_t *n);
 /* As dir_default_label() (directory.h). */
 int dir_replica_default_label(struct dir_replica *r, const char *domain, unsigned char **der,
                               size_t *len);

@@ -14,6 +14,9 @@
  *   settings: any entry under ldap.base with objectClass xmppServerSettings
  *            (usually cn=default,ou=settings,<base> for the server, and
  *            cn=<domain>,ou=settings,<base> with xmppDomain=<domain>).
+ *   nodes:   any entry under ldap.base, but not under a separate ldap.users,
+ *            with objectClass xmppNode (usually
+ *            xmppNodeName=<name>,ou=nodes,<base>): the cluster's members.
  */
 #ifndef PALISADE_DIRECTORY_H
 #define PALISADE_DIRECTORY_H
@@ -125,6 +128,40 @@ int dir_default_label(struct dir *d, const char *domain, unsigned char **der, si
  * reload that changed nothing), from the loop; re-read with
  * dir_default_label(). One listener; fn NULL removes it. */
 void dir_on_settings_changed(struct dir *d, void (*fn)(void *arg), void *arg);
+
+/* A cluster node as the directory lists it (objectClass xmppNode). The limits
+ * are cluster.h's (CLUSTER_NAME_MAX, ...): every node the replica lists passes
+ * cluster_set_members' checks. */
+#define DIR_NODE_NAME_MAX 63      /* xmppNodeName: 1..63 of [A-Za-z0-9._-] */
+#define DIR_NODE_SITE_MAX 63      /* xmppSite: bytes */
+#define DIR_NODE_ENDPOINT_MAX 255 /* tcp://host:port or ipc:///absolute/path */
+#define DIR_NODE_KEY_LEN 40       /* xmppCurvePublicKey: a CURVE public key in Z85 */
+struct dir_node {
+    char *name;         /* xmppNodeName, as stored (not case-folded) */
+    char *endpoint;     /* xmppNodeEndpoint */
+    char *curve_public; /* xmppCurvePublicKey, 40 chars Z85 */
+    char *site;         /* xmppSite, NULL when absent */
+};
+/* Every xmppNode entry in the replica, sorted by name (byte order): *out
+ * (caller frees with dir_nodes_free; NULL when there is none) and *n. PAL_OK.
+ * Entries that fail the checks of dir_node_check are not in the replica
+ * (logged when read). Of entries that share a name (ASCII case ignored, as
+ * LDAP compares xmppNodeName) or a key, only the first in (name, DN) order is
+ * listed, so the list always passes cluster_set_members; the others are
+ * logged as duplicates and take over when that one goes. */
+int dir_nodes_get(struct dir *d, struct dir_node **out, size_t *n);
+void dir_nodes_free(struct dir_node *nodes, size_t n); /* NULL is fine */
+/* Called after any change of an xmppNode entry (added, changed, removed; also
+ * during the first refresh, before dir_on_ready, and not for a reload that
+ * changed nothing), from the loop; re-read with dir_nodes_get(). One
+ * listener; fn NULL removes it. */
+void dir_on_nodes_changed(struct dir *d, void (*fn)(void *arg), void *arg);
+/* The checks the replica applies to a node entry: name 1..63 of
+ * [A-Za-z0-9._-], endpoint tcp://host:port (host not "*", port 1..65535) or
+ * ipc:///absolute/path (under 108 bytes), curve_public 40 chars of Z85, site
+ * NULL or at most 63 bytes. PAL_OK, or PAL_EMALFORMED with a static reason in
+ * *why. For tools that write node entries (palisadectl node add). */
+int dir_node_check(const struct dir_node *n, const char **why);
 
 /* The user with this normalised bare JID: takes a reference, NULL if unknown. */
 struct dir_user *dir_user_get(struct dir *d, const char *bare_jid);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* map.c - directory entries as plain attribute lists <-> the structs node/
- * reads (dir_user, dir_roster_item, dir_offline, dir_server_settings), and DN
- * handling (RFC 4514).
+ * reads (dir_user, dir_roster_item, dir_offline, dir_server_settings,
+ * dir_node), and DN handling (RFC 4514).
  * Pure: no LDAP handles, no I/O, no logging; sync.c turns libldap messages into
  * struct dir_entry, replica.c keeps what comes out, write.c sends what the
  * *_attrs builders produce. Unit-tested in test/unit/test_map.c. */
@@ -41,11 +41,16 @@ static const char *const settings_attrs[] = {
     "objectClass", "cn", "xmppDomain", "xmppDefaultLabel", NULL,
 };
 
+static const char *const node_attrs[] = {
+    "objectClass", "xmppNodeName", "xmppNodeEndpoint", "xmppCurvePublicKey", "xmppSite", NULL,
+};
+
 const struct dir_class dir_classes[] = {
     {"xmppUser", DIR_KIND_USER, user_attrs},
     {"xmppRosterItem", DIR_KIND_ROSTER, roster_attrs},
     {"xmppOfflineMessage", DIR_KIND_OFFLINE, offline_attrs},
     {"xmppServerSettings", DIR_KIND_SETTINGS, settings_attrs},
+    {"xmppNode", DIR_KIND_NODE, node_attrs},
 };
 const size_t dir_n_classes = sizeof dir_classes / sizeof dir_classes[0];
 
@@ -98,6 +103,8 @@ dir_kind_str(enum dir_kind k)
         return "offline message";
     case DIR_KIND_SETTINGS:
         return "settings";
+    case DIR_KIND_NODE:
+        return "node";
     case DIR_KIND_NONE:
         break;
     }
@@ -486,6 +493,171 @@ dir_server_settings_equal(const struct dir_server_settings *a, const struct dir_
         if (!str_eq(a->domains[i], b->domains[i]))
             return false;
     return true;
+}
+
+/* ---- Cluster nodes --------------------------------------------------------- */
+
+/* The same rules as cluster/ applies to its members (cluster_set_members
+ * refuses the whole list for one bad member), a little stricter where a
+ * directory entry needs it: an ipc path must be absolute, a tcp port digits
+ * only, a host something a peer can connect to. */
+
+static bool
+node_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > DIR_NODE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+            return false;
+    return true;
+}
+
+static bool
+node_endpoint_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n > DIR_NODE_ENDPOINT_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return false;
+    if (strncmp(s, "ipc:///", 7) == 0)
+        return n - 6 < 108 && s[7] != '\0'; /* sun_path holds 108 bytes with the NUL */
+    if (strncmp(s, "tcp://", 6) != 0)
+        return false;
+    const char *host = s + 6;
+    const char *colon = strrchr(host, ':');
+    if (!colon || colon == host || colon[1] == '\0' || strlen(colon + 1) > 5)
+        return false;
+    if (colon - host == 1 && host[0] == '*')
+        return false; /* a bind address, not one to connect to */
+    for (const char *q = host; q < colon; q++)
+        if (*q == '/')
+            return false;
+    if (host[0] == '[' && colon[-1] != ']')
+        return false;
+    unsigned long port = 0;
+    for (const char *q = colon + 1; *q; q++) {
+        if (!isdigit((unsigned char)*q))
+            return false;
+        port = port * 10 + (unsigned long)(*q - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
+/* 40 characters of Z85 (ZeroMQ RFC 32) that decode to 32 bytes: every group of
+ * five must stay below 2^32, as zmq_z85_decode checks. */
+static bool
+node_key_ok(const char *s)
+{
+    static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              ".-:+=^!/*?&<>()[]{}@%$#";
+    if (strlen(s) != DIR_NODE_KEY_LEN)
+        return false;
+    for (size_t g = 0; g < DIR_NODE_KEY_LEN; g += 5) {
+        uint64_t v = 0;
+        for (size_t i = g; i < g + 5; i++) {
+            const char *d = strchr(z85, s[i]);
+            if (!d || s[i] == '\0')
+                return false;
+            v = v * 85 + (uint64_t)(d - z85);
+        }
+        if (v > 0xffffffffu)
+            return false;
+    }
+    return true;
+}
+
+int
+dir_node_check(const struct dir_node *n, const char **why)
+{
+    if (!n->name || !node_name_ok(n->name)) {
+        *why = "xmppNodeName is not 1 to 63 of A-Z a-z 0-9 . _ -";
+        return PAL_EMALFORMED;
+    }
+    if (!n->endpoint || !node_endpoint_ok(n->endpoint)) {
+        *why = "xmppNodeEndpoint is not tcp://host:port or ipc:///absolute/path";
+        return PAL_EMALFORMED;
+    }
+    if (!n->curve_public || !node_key_ok(n->curve_public)) {
+        *why = "xmppCurvePublicKey is not a CURVE key in Z85 (40 characters)";
+        return PAL_EMALFORMED;
+    }
+    if (n->site && strlen(n->site) > DIR_NODE_SITE_MAX) {
+        *why = "xmppSite is longer than 63 bytes";
+        return PAL_EMALFORMED;
+    }
+    return PAL_OK;
+}
+
+/* First value of name as a string; NULL when absent or holding a NUL byte. */
+static char *
+attr_text(const struct dir_entry *e, const char *name)
+{
+    const struct dir_attr *a = dir_entry_attr(e, name);
+    if (!a || a->n == 0 || memchr(a->v[0].p, '\0', a->v[0].len))
+        return NULL;
+    return xmemdup(a->v[0].p, a->v[0].len);
+}
+
+int
+dir_map_node(const struct dir_entry *e, struct dir_node *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    out->name = attr_text(e, "xmppNodeName");
+    out->endpoint = attr_text(e, "xmppNodeEndpoint");
+    out->curve_public = attr_text(e, "xmppCurvePublicKey");
+    const struct dir_attr *site = dir_entry_attr(e, "xmppSite");
+    if (site && site->n > 0 && site->v[0].len > 0) {
+        out->site = attr_text(e, "xmppSite");
+        if (!out->site) {
+            dir_node_clear(out);
+            *why = "xmppSite holds a NUL byte";
+            return PAL_EMALFORMED;
+        }
+    }
+    int rc = dir_node_check(out, why);
+    if (rc != PAL_OK)
+        dir_node_clear(out);
+    return rc;
+}
+
+void
+dir_node_clear(struct dir_node *n)
+{
+    free(n->name);
+    free(n->endpoint);
+    free(n->curve_public);
+    free(n->site);
+    memset(n, 0, sizeof *n);
+}
+
+void
+dir_node_copy(struct dir_node *dst, const struct dir_node *src)
+{
+    dst->name = src->name ? xstrdup(src->name) : NULL;
+    dst->endpoint = src->endpoint ? xstrdup(src->endpoint) : NULL;
+    dst->curve_public = src->curve_public ? xstrdup(src->curve_public) : NULL;
+    dst->site = src->site ? xstrdup(src->site) : NULL;
+}
+
+bool
+dir_node_equal(const struct dir_node *a, const struct dir_node *b)
+{
+    return str_eq(a->name, b->name) && str_eq(a->endpoint, b->endpoint) &&
+           str_eq(a->curve_public, b->curve_public) && str_eq(a->site, b->site);
+}
+
+void
+dir_nodes_free(struct dir_node *nodes, size_t n)
+{
+    if (!nodes)
+        return;
+    for (size_t i = 0; i < n; i++)
+        dir_node_clear(&nodes[i]);
+    free(nodes);
 }
 
 void

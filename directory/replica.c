@@ -3,9 +3,10 @@
  * read on hot paths (SASL auxprop, routing, roster, offline delivery, default
  * labels). Users are found by bare JID, normalised DN and entryUUID; roster
  * items and offline messages live in a bucket per parent DN, so they attach to
- * their user whatever order the server sends them in. Server settings entries
- * are few: a plain list, searched whole. User data is handed out as
- * refcounted snapshots that an update replaces, never edits.
+ * their user whatever order the server sends them in. Server settings and
+ * cluster node entries are few: plain lists, searched whole. User data is
+ * handed out as refcounted snapshots that an update replaces, never edits;
+ * nodes as copies.
  *
  * Local writes (roster, offline) change the replica at once and stay marked
  * pending until write.c reports the LDAP result, so a refresh sweep cannot
@@ -197,8 +198,17 @@ struct rep_settings {
     struct dir_server_settings s;
 };
 
+/* A cluster node entry (xmppNode). */
+struct rep_node {
+    struct rep_obj o;
+    char *ndn;
+    struct dir_node n;
+};
+
 struct dir_replica {
     char *users_base; /* normalised */
+    char *base;       /* normalised sync base, or NULL when not set */
+    const char *why;  /* reason of the last PAL_EMALFORMED put */
     uint64_t gen;
     uint64_t seq;
     struct hmap by_uuid; /* 16-byte uuid -> struct rep_obj */
@@ -208,10 +218,14 @@ struct dir_replica {
     struct hmap pending; /* item ndn -> struct pend */
     struct rep_settings **settings;
     size_t n_settings, cap_settings;
+    struct rep_node **nodes;
+    size_t n_nodes, cap_nodes;
     dir_user_changed_fn changed;
     void *changed_arg;
     void (*settings_changed)(void *arg);
     void *settings_changed_arg;
+    void (*nodes_changed)(void *arg);
+    void *nodes_changed_arg;
 };
 
 struct dir_replica *
@@ -222,7 +236,21 @@ dir_replica_new(const char *users_base)
     if (!r->users_base)
         r->users_base = xstrdup(users_base);
     r->gen = 1;
+    r->why = "";
     return r;
+}
+
+void
+dir_replica_set_base(struct dir_replica *r, const char *base)
+{
+    free(r->base);
+    r->base = base ? dir_dn_normalize(base) : NULL;
+}
+
+const char *
+dir_replica_why(const struct dir_replica *r)
+{
+    return r->why;
 }
 
 void
@@ -246,11 +274,25 @@ notify(struct dir_replica *r, const char *jid)
         r->changed(r->changed_arg, jid);
 }
 
+void
+dir_replica_on_nodes_changed(struct dir_replica *r, void (*fn)(void *arg), void *arg)
+{
+    r->nodes_changed = fn;
+    r->nodes_changed_arg = arg;
+}
+
 static void
 notify_settings(struct dir_replica *r)
 {
     if (r->settings_changed)
         r->settings_changed(r->settings_changed_arg);
+}
+
+static void
+notify_nodes(struct dir_replica *r)
+{
+    if (r->nodes_changed)
+        r->nodes_changed(r->nodes_changed_arg);
 }
 
 static bool
@@ -446,6 +488,54 @@ settings_remove(struct dir_replica *r, struct rep_settings *rs)
     notify_settings(r);
 }
 
+/* ---- Cluster nodes ------------------------------------------------------- */
+
+static void
+node_free(struct rep_node *rn)
+{
+    dir_node_clear(&rn->n);
+    free(rn->ndn);
+    free(rn);
+}
+
+static void
+node_remove(struct dir_replica *r, struct rep_node *rn)
+{
+    uuid_unlink(r, &rn->o);
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        if (r->nodes[i] == rn) {
+            r->nodes[i] = r->nodes[--r->n_nodes];
+            break;
+        }
+    }
+    node_free(rn);
+    notify_nodes(r);
+}
+
+/* Whether a node entry may sit at ndn: not in a users subtree of its own,
+ * where the nodes' service account may write (it would let a node's account
+ * make any key a cluster member). */
+static bool
+node_place_ok(const struct dir_replica *r, const char *ndn)
+{
+    if (r->base && strcmp(r->base, r->users_base) == 0)
+        return true;
+    return strcmp(ndn, r->users_base) != 0 && !dir_dn_is_below(ndn, r->users_base);
+}
+
+/* Another node entry holds rn's name (ASCII case ignored) or key. */
+static bool
+node_conflicts(const struct dir_replica *r, const struct rep_node *rn)
+{
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        const struct rep_node *o = r->nodes[i];
+        if (o != rn && (strcasecmp(o->n.name, rn->n.name) == 0 ||
+                        strcmp(o->n.curve_public, rn->n.curve_public) == 0))
+            return true;
+    }
+    return false;
+}
+
 /* ---- Sync input ---------------------------------------------------------- */
 
 void
@@ -465,6 +555,10 @@ obj_remove(struct dir_replica *r, struct rep_obj *o, bool keep_pending)
         settings_remove(r, (struct rep_settings *)o);
         return;
     }
+    if (o->kind == DIR_KIND_NODE) {
+        node_remove(r, (struct rep_node *)o);
+        return;
+    }
     struct rep_item *it = (struct rep_item *)o;
     if (keep_pending && is_pending(r, it->ndn))
         uuid_unlink(r, o); /* our own write will bring it back */
@@ -482,6 +576,8 @@ put_user(struct dir_replica *r, const unsigned char uuid[16], const struct dir_e
         if (old)
             obj_remove(r, old, false);
         free(ndn);
+        if (why)
+            r->why = why;
         return why ? PAL_EMALFORMED : PAL_OK;
     }
     struct rep_user *ru = NULL;
@@ -560,6 +656,7 @@ put_item(struct dir_replica *r, const unsigned char uuid[16], const struct dir_e
     if (rc != PAL_OK || !parent) {
         free(ndn);
         item_free(it);
+        r->why = why ? why : "no parent entry";
         return PAL_EMALFORMED;
     }
     it->o.kind = kind;
@@ -592,6 +689,7 @@ put_settings(struct dir_replica *r, const unsigned char uuid[16], const struct d
         if (old)
             obj_remove(r, old, false); /* no stale copy: it may have said something else */
         free(ndn);
+        r->why = why;
         return PAL_EMALFORMED;
     }
     if (old && old->kind == DIR_KIND_SETTINGS) {
@@ -623,14 +721,67 @@ put_settings(struct dir_replica *r, const unsigned char uuid[16], const struct d
     return PAL_OK;
 }
 
+static int
+put_node(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e, char *ndn,
+         struct rep_obj *old)
+{
+    const char *why = NULL;
+    struct dir_node nd;
+    int rc;
+    if (!node_place_ok(r, ndn)) {
+        memset(&nd, 0, sizeof nd);
+        why = "a node entry below ldap.users (where the nodes' service account may write)";
+        rc = PAL_EMALFORMED;
+    } else {
+        rc = dir_map_node(e, &nd, &why);
+    }
+    if (rc != PAL_OK) {
+        if (old)
+            obj_remove(r, old, false); /* a member that turns bad stops being one */
+        free(ndn);
+        r->why = why;
+        return PAL_EMALFORMED;
+    }
+    struct rep_node *rn;
+    if (old && old->kind == DIR_KIND_NODE) {
+        rn = (struct rep_node *)old;
+        bool same = dir_node_equal(&rn->n, &nd) && strcmp(rn->ndn, ndn) == 0;
+        dir_node_clear(&rn->n);
+        rn->n = nd;
+        free(rn->ndn);
+        rn->ndn = ndn;
+        rn->o.gen = r->gen;
+        if (!same)
+            notify_nodes(r);
+    } else {
+        if (old)
+            obj_remove(r, old, false);
+        rn = xcalloc(1, sizeof *rn);
+        rn->o.kind = DIR_KIND_NODE;
+        rn->o.gen = r->gen;
+        rn->ndn = ndn;
+        rn->n = nd;
+        uuid_link(r, &rn->o, uuid);
+        if (r->n_nodes == r->cap_nodes) {
+            r->cap_nodes = r->cap_nodes ? r->cap_nodes * 2 : 4;
+            r->nodes = xrealloc(r->nodes, r->cap_nodes * sizeof *r->nodes);
+        }
+        r->nodes[r->n_nodes++] = rn;
+        notify_nodes(r);
+    }
+    return node_conflicts(r, rn) ? PAL_EEXIST : PAL_OK;
+}
+
 int
 dir_replica_put(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e)
 {
     struct rep_obj *old = hmap_get(&r->by_uuid, uuid, 16);
     char *ndn = dir_dn_normalize(e->dn);
+    r->why = "";
     if (!ndn) {
         if (old)
             obj_remove(r, old, false);
+        r->why = "malformed DN";
         return PAL_EMALFORMED;
     }
     enum dir_kind kind = dir_entry_kind(e);
@@ -642,6 +793,8 @@ dir_replica_put(struct dir_replica *r, const unsigned char uuid[16], const struc
         return put_item(r, uuid, e, kind, ndn, old);
     case DIR_KIND_SETTINGS:
         return put_settings(r, uuid, e, ndn, old);
+    case DIR_KIND_NODE:
+        return put_node(r, uuid, e, ndn, old);
     case DIR_KIND_NONE:
         break;
     }
@@ -702,10 +855,16 @@ dir_replica_sweep(struct dir_replica *r)
         free(stale);
     }
     free(v);
-    /* settings_remove reorders the list: walk it backwards */
+    /* settings_remove and node_remove reorder their lists: walk them backwards */
     for (size_t i = r->n_settings; i-- > 0;) {
         if (r->settings[i]->o.gen < r->gen) {
             settings_remove(r, r->settings[i]);
+            removed++;
+        }
+    }
+    for (size_t i = r->n_nodes; i-- > 0;) {
+        if (r->nodes[i]->o.gen < r->gen) {
+            node_remove(r, r->nodes[i]);
             removed++;
         }
     }
@@ -734,6 +893,39 @@ size_t
 dir_replica_entry_count(const struct dir_replica *r)
 {
     return r->by_uuid.n;
+}
+
+static int
+node_cmp(const void *a, const void *b)
+{
+    const struct rep_node *x = *(struct rep_node *const *)a;
+    const struct rep_node *y = *(struct rep_node *const *)b;
+    int c = strcmp(x->n.name, y->n.name);
+    return c ? c : strcmp(x->ndn, y->ndn);
+}
+
+int
+dir_replica_nodes(struct dir_replica *r, struct dir_node **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (r->n_nodes == 0)
+        return PAL_OK;
+    struct rep_node **sorted = xmemdup(r->nodes, r->n_nodes * sizeof *sorted);
+    qsort(sorted, r->n_nodes, sizeof *sorted, node_cmp);
+    *out = xcalloc(r->n_nodes, sizeof **out);
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        const struct dir_node *c = &sorted[i]->n;
+        bool dup = false;
+        /* the first of a name or a key wins: the same choice on every node */
+        for (size_t k = 0; k < *n && !dup; k++)
+            dup = strcasecmp((*out)[k].name, c->name) == 0 ||
+                  strcmp((*out)[k].curve_public, c->curve_public) == 0;
+        if (!dup)
+            dir_node_copy(&(*out)[(*n)++], c);
+    }
+    free(sorted);
+    return PAL_OK;
 }
 
 static bool
@@ -1076,11 +1268,15 @@ dir_replica_free(struct dir_replica *r)
     for (size_t i = 0; i < r->n_settings; i++)
         settings_free(r->settings[i]);
     free(r->settings);
+    for (size_t i = 0; i < r->n_nodes; i++)
+        node_free(r->nodes[i]);
+    free(r->nodes);
     hmap_clear(&r->by_uuid);
     hmap_clear(&r->by_dn);
     hmap_clear(&r->by_jid);
     hmap_clear(&r->kids);
     hmap_clear(&r->pending);
     free(r->users_base);
+    free(r->base);
     free(r);
 }

@@ -212,13 +212,18 @@ sync_apply_entry(struct dir_sync *s, LDAP *ld, LDAPMessage *m, const unsigned ch
 
     struct dir_entry e = {dn, n, attrs};
     int rc = dir_replica_put(s->r, uuid, &e);
-    if (rc == PAL_EEXIST)
+    enum dir_kind kind = dir_entry_kind(&e);
+    if (rc == PAL_EEXIST && kind == DIR_KIND_NODE)
+        log_warn("ldap sync-duplicate-node dn=\"%s\" action=\"another node entry has its name "
+                 "or key: only the first by name, then DN, is a member\"",
+                 dn);
+    else if (rc == PAL_EEXIST)
         log_warn("ldap sync-duplicate-jid dn=\"%s\" action=\"ignored while another entry holds "
                  "the JID\"",
                  dn);
     else if (rc != PAL_OK)
-        log_warn("ldap sync-skip dn=\"%s\" reason=\"malformed %s entry\"", dn,
-                 dir_kind_str(dir_entry_kind(&e)));
+        log_warn("ldap sync-skip dn=\"%s\" reason=\"malformed %s entry: %s\"", dn,
+                 dir_kind_str(kind), dir_replica_why(s->r));
     else
         log_trace(TRACE_LDAP, "ldap sync-entry dn=\"%s\"", dn);
 

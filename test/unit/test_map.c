@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_map.c - directory/map.c: attribute lists -> dir_user, roster items,
- * offline messages and server settings; the write-side builders; DNs and
- * GeneralizedTime. */
+ * offline messages, server settings and cluster nodes; the write-side
+ * builders; DNs and GeneralizedTime. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -247,6 +247,11 @@ test_map_kind_by_object_class(void **state)
     te_add(&t, "objectClass", "XMPPServerSettings");
     assert_int_equal(dir_entry_kind(&t.e), DIR_KIND_SETTINGS);
     assert_string_equal(dir_kind_str(DIR_KIND_SETTINGS), "settings");
+    te_init(&t, "xmppNodeName=n1,ou=nodes,dc=x");
+    te_add(&t, "objectClass", "top");
+    te_add(&t, "objectClass", "XMPPnode");
+    assert_int_equal(dir_entry_kind(&t.e), DIR_KIND_NODE);
+    assert_string_equal(dir_kind_str(DIR_KIND_NODE), "node");
     te_init(&t, "cn=x");
     assert_int_equal(dir_entry_kind(&t.e), DIR_KIND_NONE);
     /* the sync requests what the mappers read */
@@ -269,6 +274,168 @@ test_map_kind_by_object_class(void **state)
             hits += strcmp(*a, "xmppLabelSupport") == 0 || strcmp(*a, "xmppDefaultLabel") == 0;
         assert_int_equal(hits, 2);
     }
+    found = false;
+    for (size_t i = 0; i < dir_n_classes; i++) {
+        if (dir_classes[i].kind != DIR_KIND_NODE)
+            continue;
+        size_t hits = 0;
+        for (const char *const *a = dir_classes[i].attrs; *a; a++)
+            hits += strcmp(*a, "xmppNodeName") == 0 || strcmp(*a, "xmppNodeEndpoint") == 0 ||
+                    strcmp(*a, "xmppCurvePublicKey") == 0 || strcmp(*a, "xmppSite") == 0;
+        assert_int_equal(hits, 4);
+        found = true;
+    }
+    assert_true(found);
+}
+
+/* Z85 CURVE public keys (random 32 bytes, encoded per ZeroMQ RFC 32). */
+#define KEY1 "C:*Lj]?Ng:3Ea!RAK.0ghIM5TG]oCuO%l@uTJ2-]"
+#define KEY2 "E!5KKNfe.Dw7f7]*#?NVOp?Ub7WNjMUs-sH^}vT0"
+
+static void
+node_entry(struct tentry *t, const char *name, const char *endpoint, const char *key,
+           const char *site)
+{
+    te_init(t, "xmppNodeName=x,ou=nodes,dc=x");
+    te_add(t, "objectClass", "xmppNode");
+    if (name)
+        te_add(t, "xmppNodeName", name);
+    if (endpoint)
+        te_add(t, "xmppNodeEndpoint", endpoint);
+    if (key)
+        te_add(t, "xmppCurvePublicKey", key);
+    if (site)
+        te_add(t, "xmppSite", site);
+}
+
+static void
+test_map_node(void **state)
+{
+    (void)state;
+    struct tentry t;
+    struct dir_node n;
+    struct dir_node n2;
+    const char *why = NULL;
+
+    node_entry(&t, "node-1.site_A", "tcp://10.0.0.1:7400", KEY1, "Paris");
+    te_add(&t, "description", "ignored");
+    assert_int_equal(dir_map_node(&t.e, &n, &why), PAL_OK);
+    assert_string_equal(n.name, "node-1.site_A"); /* as stored: no case folding */
+    assert_string_equal(n.endpoint, "tcp://10.0.0.1:7400");
+    assert_string_equal(n.curve_public, KEY1);
+    assert_string_equal(n.site, "Paris");
+    assert_int_equal(dir_node_check(&n, &why), PAL_OK);
+
+    /* site is optional; equality covers every field */
+    node_entry(&t, "node-1.site_A", "tcp://10.0.0.1:7400", KEY1, NULL);
+    assert_int_equal(dir_map_node(&t.e, &n2, &why), PAL_OK);
+    assert_null(n2.site);
+    assert_false(dir_node_equal(&n, &n2));
+    dir_node_clear(&n2);
+    dir_node_copy(&n2, &n);
+    assert_true(dir_node_equal(&n, &n2));
+    assert_ptr_not_equal(n2.name, n.name);
+    dir_node_clear(&n2);
+    dir_node_clear(&n);
+    assert_null(n.name);
+
+    /* endpoints the cluster accepts */
+    static const char *const good_ep[] = {
+        "tcp://127.0.0.1:1",       "tcp://node2.example.org:65535", "tcp://[::1]:7400",
+        "tcp://[fe80::1%eth0]:7400", "ipc:///run/palisade/node1.sock", "ipc:///x",
+    };
+    for (size_t i = 0; i < sizeof good_ep / sizeof good_ep[0]; i++) {
+        node_entry(&t, "n", good_ep[i], KEY2, NULL);
+        assert_int_equal(dir_map_node(&t.e, &n, &why), PAL_OK);
+        assert_string_equal(n.endpoint, good_ep[i]);
+        dir_node_clear(&n);
+    }
+
+    char long_name[65];
+    memset(long_name, 'a', 64);
+    long_name[64] = '\0';
+    char long_site[65];
+    memcpy(long_site, long_name, sizeof long_site);
+    char long_ipc[128] = "ipc:///";
+    memset(long_ipc + 7, 'p', 107); /* path "/ppp...": 108 bytes, no room for sun_path's NUL */
+    long_ipc[7 + 107] = '\0';
+    static const struct {
+        const char *name, *endpoint, *key;
+    } bad[] = {
+        {NULL, "tcp://h:1", KEY1},          /* missing attributes */
+        {"n", NULL, KEY1},
+        {"n", "tcp://h:1", NULL},
+        {"", "tcp://h:1", KEY1},            /* names */
+        {"node 1", "tcp://h:1", KEY1},
+        {"node/1", "tcp://h:1", KEY1},
+        {"n\xc3\xa9", "tcp://h:1", KEY1},
+        {"n", "tcp://h", KEY1},             /* endpoints */
+        {"n", "tcp://:7400", KEY1},
+        {"n", "tcp://h:0", KEY1},
+        {"n", "tcp://h:65536", KEY1},
+        {"n", "tcp://h:+80", KEY1},
+        {"n", "tcp://h:80x", KEY1},
+        {"n", "tcp://h:", KEY1},
+        {"n", "tcp://*:7400", KEY1},
+        {"n", "tcp://a/b:7400", KEY1},
+        {"n", "tcp://h :7400", KEY1},
+        {"n", "tcp://[::1:7400", KEY1},
+        {"n", "udp://h:7400", KEY1},
+        {"n", "ipc://relative.sock", KEY1},
+        {"n", "ipc:///", KEY1},
+        {"n", "inproc://x", KEY1},
+        {"n", "TCP://h:1", KEY1},
+        {"n", "tcp://h:1", "C:*Lj]?Ng:3Ea!RAK.0ghIM5TG]oCuO%l@uTJ2-"},   /* keys: 39 */
+        {"n", "tcp://h:1", "C:*Lj]?Ng:3Ea!RAK.0ghIM5TG]oCuO%l@uTJ2-]]"}, /* 41 */
+        {"n", "tcp://h:1", "C:*Lj]?Ng:3Ea!RAK.0ghIM5TG]oCuO%l@uTJ2-\\"}, /* not Z85 */
+        {"n", "tcp://h:1", "C:*Lj]?Ng:3Ea!RAK.0ghIM5TG]oCuO%l@uTJ2- "},
+        {"n", "tcp://h:1", "#####]?Ng:3Ea!RAK.0ghIM5TG]oCuO%l@uTJ2-]"}, /* a group over 2^32 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0] + 3; i++) {
+        size_t k = i - sizeof bad / sizeof bad[0];
+        if (i < sizeof bad / sizeof bad[0])
+            node_entry(&t, bad[i].name, bad[i].endpoint, bad[i].key, NULL);
+        else if (k == 0)
+            node_entry(&t, long_name, "tcp://h:1", KEY1, NULL);
+        else if (k == 1)
+            node_entry(&t, "n", long_ipc, KEY1, NULL);
+        else
+            node_entry(&t, "n", "tcp://h:1", KEY1, long_site);
+        why = NULL;
+        n.name = (char *)"junk";
+        if (dir_map_node(&t.e, &n, &why) != PAL_EMALFORMED)
+            fail_msg("bad node case %zu accepted", i);
+        assert_non_null(why);
+        assert_null(n.name); /* nothing left behind */
+        assert_null(n.endpoint);
+    }
+    /* the limits themselves are fine */
+    long_name[63] = '\0';
+    long_site[63] = '\0';
+    long_ipc[7 + 106] = '\0';
+    node_entry(&t, long_name, long_ipc, KEY1, long_site);
+    assert_int_equal(dir_map_node(&t.e, &n, &why), PAL_OK);
+    dir_node_clear(&n);
+
+    /* a NUL byte inside a value */
+    te_init(&t, "xmppNodeName=x,ou=nodes,dc=x");
+    te_add(&t, "objectClass", "xmppNode");
+    te_bin(&t, "xmppNodeName", "n\0x", 3);
+    te_add(&t, "xmppNodeEndpoint", "tcp://h:1");
+    te_add(&t, "xmppCurvePublicKey", KEY1);
+    assert_int_equal(dir_map_node(&t.e, &n, &why), PAL_EMALFORMED);
+    node_entry(&t, "n", "tcp://h:1", KEY1, NULL);
+    te_bin(&t, "xmppSite", "a\0b", 3);
+    assert_int_equal(dir_map_node(&t.e, &n, &why), PAL_EMALFORMED);
+
+    /* dir_node_check on its own (palisadectl) */
+    struct dir_node c = {(char *)"n", (char *)"ipc:///tmp/n.sock", (char *)KEY2, NULL};
+    assert_int_equal(dir_node_check(&c, &why), PAL_OK);
+    c.site = (char *)"";
+    assert_int_equal(dir_node_check(&c, &why), PAL_OK);
+    c.curve_public = NULL;
+    assert_int_equal(dir_node_check(&c, &why), PAL_EMALFORMED);
+    dir_nodes_free(NULL, 0);
 }
 
 static void
@@ -601,6 +768,7 @@ main(void)
         cmocka_unit_test(test_map_user_rejects_bad_jids),
         cmocka_unit_test(test_map_kind_by_object_class),
         cmocka_unit_test(test_map_settings),
+        cmocka_unit_test(test_map_node),
         cmocka_unit_test(test_map_roster_item),
         cmocka_unit_test(test_map_offline_message),
         cmocka_unit_test(test_map_roster_attrs_round_trip),

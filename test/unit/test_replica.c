@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_replica.c - directory/replica.c: what RFC 4533 add/modify/delete/present
  * and refresh sweeps do to the replica, snapshots, roster and offline children
- * attached by parent DN, local writes that are pending, and server settings
- * (default labels per domain and server-wide). */
+ * attached by parent DN, local writes that are pending, server settings
+ * (default labels per domain and server-wide) and cluster nodes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -115,7 +115,60 @@ struct fixture {
     size_t changes;
     char last[64];
     size_t settings_changes;
+    size_t nodes_changes;
+    size_t nodes_seen; /* what dir_replica_nodes listed from inside the last callback */
 };
+
+static void
+on_nodes_changed(void *arg)
+{
+    struct fixture *f = arg;
+    struct dir_node *n = NULL;
+    f->nodes_changes++;
+    /* the listener may read the replica: it sees the new state */
+    assert_int_equal(dir_replica_nodes(f->r, &n, &f->nodes_seen), PAL_OK);
+    dir_nodes_free(n, f->nodes_seen);
+}
+
+/* Z85 CURVE public keys (random 32 bytes, encoded per ZeroMQ RFC 32). */
+#define KEY1 "C:*Lj]?Ng:3Ea!RAK.0ghIM5TG]oCuO%l@uTJ2-]"
+#define KEY2 "E!5KKNfe.Dw7f7]*#?NVOp?Ub7WNjMUs-sH^}vT0"
+#define KEY3 "uBF:!wU?g8B=H-hSALLL4hDr3LbwR.LCy$4cZFl4"
+
+/* A node entry xmppNodeName=<rdn>,<parent>; site may be NULL. */
+static void
+node_entry(struct tentry *t, const char *rdn, const char *parent, const char *name,
+           const char *endpoint, const char *key, const char *site)
+{
+    char dn[200];
+    snprintf(dn, sizeof dn, "xmppNodeName=%s,%s", rdn, parent);
+    te_init(t, dn);
+    te_add(t, "objectClass", "xmppNode");
+    te_add(t, "xmppNodeName", name);
+    te_add(t, "xmppNodeEndpoint", endpoint);
+    te_add(t, "xmppCurvePublicKey", key);
+    if (site)
+        te_add(t, "xmppSite", site);
+}
+
+#define NODES "ou=nodes,dc=palisade,dc=test"
+
+/* The listed nodes' names, space-separated. */
+static const char *
+node_names(struct fixture *f)
+{
+    static char buf[256];
+    struct dir_node *n = NULL;
+    size_t k = 99;
+    buf[0] = '\0';
+    assert_int_equal(dir_replica_nodes(f->r, &n, &k), PAL_OK);
+    if (k == 0)
+        assert_null(n);
+    for (size_t i = 0; i < k; i++)
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? " " : "", n[i].name);
+    dir_nodes_free(n, k);
+    return buf;
+}
 
 static void
 on_settings_changed(void *arg)
@@ -160,6 +213,7 @@ setup(void **state)
     f->r = dir_replica_new("ou=People, dc=palisade,dc=test");
     dir_replica_on_user_changed(f->r, on_changed, f);
     dir_replica_on_settings_changed(f->r, on_settings_changed, f);
+    dir_replica_on_nodes_changed(f->r, on_nodes_changed, f);
     *state = f;
     return 0;
 }
@@ -779,6 +833,173 @@ test_replica_settings_malformed_sweep_and_kind_change(void **state)
     assert_string_equal(dflt(f, "b.example"), "B");
 }
 
+static void
+test_replica_nodes_add_modify_delete(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    assert_string_equal(node_names(f), "");
+
+    node_entry(&t, "node2", NODES, "node2", "ipc:///run/p/node2.sock", KEY2, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_OK);
+    assert_int_equal(f->nodes_changes, 1);
+    assert_int_equal(f->nodes_seen, 1);
+    node_entry(&t, "node1", NODES, "node1", "tcp://10.0.0.1:7400", KEY1, "paris");
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_OK);
+    assert_int_equal(f->nodes_changes, 2);
+    assert_int_equal(f->nodes_seen, 2);
+    assert_string_equal(node_names(f), "node1 node2"); /* sorted by name */
+
+    struct dir_node *n = NULL;
+    size_t k = 0;
+    assert_int_equal(dir_replica_nodes(f->r, &n, &k), PAL_OK);
+    assert_int_equal(k, 2);
+    assert_string_equal(n[0].endpoint, "tcp://10.0.0.1:7400");
+    assert_string_equal(n[0].curve_public, KEY1);
+    assert_string_equal(n[0].site, "paris");
+    assert_string_equal(n[1].endpoint, "ipc:///run/p/node2.sock");
+    assert_null(n[1].site);
+    dir_nodes_free(n, k);
+
+    /* the same state again (a reload) is quiet; a new endpoint is a change */
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_OK);
+    assert_int_equal(f->nodes_changes, 2);
+    node_entry(&t, "node1", NODES, "node1", "tcp://10.0.0.9:7400", KEY1, "paris");
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_OK);
+    assert_int_equal(f->nodes_changes, 3);
+    assert_int_equal(dir_replica_nodes(f->r, &n, &k), PAL_OK);
+    assert_string_equal(n[0].endpoint, "tcp://10.0.0.9:7400");
+    dir_nodes_free(n, k);
+    /* so is a new site, or a site removed */
+    node_entry(&t, "node1", NODES, "node1", "tcp://10.0.0.9:7400", KEY1, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_OK);
+    assert_int_equal(f->nodes_changes, 4);
+
+    /* users and settings are not nodes, and nodes are neither */
+    struct tentry u;
+    user_entry(&u, "alice", "alice@localhost", NULL);
+    dir_replica_put(f->r, uuid(3), &u.e);
+    settings_entry(&u, "cn=default,ou=settings,dc=palisade,dc=test", NULL, "L");
+    dir_replica_put(f->r, uuid(4), &u.e);
+    assert_int_equal(f->nodes_changes, 4);
+    assert_int_equal(f->changes, 1);
+    assert_int_equal(f->settings_changes, 1);
+    assert_int_equal(dir_replica_user_count(f->r), 1);
+    assert_int_equal(dir_replica_entry_count(f->r), 4);
+
+    dir_replica_remove(f->r, uuid(1));
+    assert_int_equal(f->nodes_changes, 5);
+    assert_int_equal(f->nodes_seen, 1);
+    assert_string_equal(node_names(f), "node1");
+    dir_replica_remove(f->r, uuid(1)); /* gone already: nothing */
+    assert_int_equal(f->nodes_changes, 5);
+    assert_int_equal(dir_replica_entry_count(f->r), 3);
+}
+
+/* Names (ASCII case ignored) and keys are unique in what is listed: the first
+ * by name, then DN, wins on every node, and the next takes over when it goes. */
+static void
+test_replica_nodes_duplicates(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    node_entry(&t, "node1", NODES, "node1", "tcp://h1:7400", KEY1, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_OK);
+    /* the same name elsewhere, in another case */
+    node_entry(&t, "Node1", "ou=other,dc=palisade,dc=test", "Node1", "tcp://h9:7400", KEY2, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_EEXIST);
+    assert_string_equal(node_names(f), "Node1"); /* "N" < "n" */
+    /* another name with node1's key */
+    node_entry(&t, "node3", NODES, "node3", "tcp://h3:7400", KEY1, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(3), &t.e), PAL_EEXIST);
+    assert_string_equal(node_names(f), "Node1 node3"); /* node1 lost to Node1 */
+    assert_int_equal(f->nodes_changes, 3);
+
+    /* the exact same name twice: the lowest DN wins */
+    node_entry(&t, "Node1", "ou=a,dc=palisade,dc=test", "Node1", "tcp://ha:7400", KEY3, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(4), &t.e), PAL_EEXIST);
+    struct dir_node *n = NULL;
+    size_t k = 0;
+    assert_int_equal(dir_replica_nodes(f->r, &n, &k), PAL_OK);
+    assert_int_equal(k, 2);
+    assert_string_equal(n[0].endpoint, "tcp://ha:7400");
+    dir_nodes_free(n, k);
+
+    dir_replica_remove(f->r, uuid(4));
+    dir_replica_remove(f->r, uuid(2));
+    /* node1 and node3 share KEY1: node1 comes first */
+    assert_string_equal(node_names(f), "node1");
+    dir_replica_remove(f->r, uuid(1));
+    assert_string_equal(node_names(f), "node3");
+    assert_int_equal(f->nodes_changes, 7);
+}
+
+static void
+test_replica_nodes_malformed_place_sweep(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    node_entry(&t, "node1", NODES, "node1", "tcp://h1:7400", KEY1, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_OK);
+    node_entry(&t, "node2", NODES, "node2", "tcp://h2:7400", KEY2, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_OK);
+    assert_string_equal(dir_replica_why(f->r), "");
+
+    /* a member whose entry turns bad stops being one: no stale copy */
+    node_entry(&t, "node1", NODES, "node1", "tcp://h1", KEY1, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_EMALFORMED);
+    assert_non_null(strstr(dir_replica_why(f->r), "xmppNodeEndpoint"));
+    assert_int_equal(f->nodes_changes, 3);
+    assert_string_equal(node_names(f), "node2");
+    assert_int_equal(dir_replica_entry_count(f->r), 1);
+    /* a bad new entry changes nothing */
+    node_entry(&t, "node 4", NODES, "node 4", "tcp://h4:7400", KEY3, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(4), &t.e), PAL_EMALFORMED);
+    assert_non_null(strstr(dir_replica_why(f->r), "xmppNodeName"));
+    assert_int_equal(f->nodes_changes, 3);
+    /* the next good put clears the reason */
+    node_entry(&t, "node1", NODES, "node1", "tcp://h1:7400", KEY1, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(1), &t.e), PAL_OK);
+    assert_string_equal(dir_replica_why(f->r), "");
+
+    /* below ldap.users the nodes' service account may write: refused */
+    node_entry(&t, "node5", USERS, "node5", "tcp://h5:7400", KEY3, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(5), &t.e), PAL_EMALFORMED);
+    assert_non_null(strstr(dir_replica_why(f->r), "ldap.users"));
+    node_entry(&t, "node5", "uid=alice," USERS, "node5", "tcp://h5:7400", KEY3, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(5), &t.e), PAL_EMALFORMED);
+    assert_string_equal(node_names(f), "node1 node2");
+    /* unless ldap.users is the whole base (then that account writes everywhere) */
+    dir_replica_set_base(f->r, "dc=palisade,dc=test");
+    assert_int_equal(dir_replica_put(f->r, uuid(5), &t.e), PAL_EMALFORMED);
+    dir_replica_set_base(f->r, "OU=people,dc=palisade, dc=test");
+    assert_int_equal(dir_replica_put(f->r, uuid(5), &t.e), PAL_OK);
+    assert_string_equal(node_names(f), "node1 node2 node5");
+
+    /* refresh: what the server no longer reports goes */
+    size_t before = f->nodes_changes;
+    dir_replica_refresh_begin(f->r);
+    dir_replica_present(f->r, uuid(2));
+    assert_int_equal(dir_replica_sweep(f->r), 2);
+    assert_int_equal(f->nodes_changes, before + 2);
+    assert_string_equal(node_names(f), "node2");
+
+    /* an entry that stops being a node, and one that becomes one */
+    settings_entry(&t, "xmppNodeName=node2," NODES, NULL, "L");
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_OK);
+    assert_string_equal(node_names(f), "");
+    assert_string_equal(dflt(f, NULL), "L");
+    node_entry(&t, "node2", NODES, "node2", "tcp://h2:7400", KEY2, NULL);
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_OK);
+    assert_string_equal(node_names(f), "node2");
+    assert_string_equal(dflt(f, NULL), "");
+    te_init(&t, "xmppNodeName=node2," NODES);
+    te_add(&t, "objectClass", "applicationProcess");
+    assert_int_equal(dir_replica_put(f->r, uuid(2), &t.e), PAL_OK);
+    assert_string_equal(node_names(f), "");
+    assert_int_equal(dir_replica_entry_count(f->r), 0);
+}
+
 int
 main(void)
 {
@@ -804,6 +1025,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_replica_default_label_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replica_settings_malformed_sweep_and_kind_change,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_nodes_add_modify_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_nodes_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_nodes_malformed_place_sweep, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
