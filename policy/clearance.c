@@ -119,77 +119,80 @@ policy_clearance_equal(const struct policy_clearance *a, const struct policy_cle
            catset_equal(&a->cats, &b->cats);
 }
 
-/* ---- text form ---- */
+/* ---- text form ----
+ * The grammar, shared with labeltext.c: space-separated key=value fields whose
+ * values are comma-separated lists of bare or double-quoted items; names resolve
+ * against the loaded SPIFs. */
 
-enum { F_POLICY, F_CLASS, F_CLASSES, F_CATEGORIES, F_COUNT };
-static const char *const field_names[F_COUNT] = {"policy", "class", "classes", "categories"};
-
-struct field {
-    bool seen;
-    size_t n;
-    char **items;
-};
-
-static void
-fields_free(struct field *f)
+void
+policy_text_fields_free(struct policy_text_field *f, size_t n)
 {
-    for (int i = 0; i < F_COUNT; i++) {
+    for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < f[i].n; j++)
             free(f[i].items[j]);
         free(f[i].items);
     }
 }
 
-/* One list item at *pp: quoted or bare. */
+/* One list item at *pp, bare or quoted (\" and \\ escapes); *pp moves past it. */
 static int
-parse_item(const char **pp, char **out, char *err, size_t errlen)
+text_item(const char **pp, char **out, char *err, size_t errlen)
 {
     const char *p = *pp;
     struct buf b;
     buf_init(&b);
     if (*p == '"') {
-        p++;
-        for (;;) {
+        for (p++; *p != '"'; p++) {
             if (*p == '\0') {
                 policy_errf(err, errlen, "unterminated quoted value");
-                buf_free(&b);
-                return PAL_EMALFORMED;
+                goto bad;
             }
-            if (*p == '"') {
+            if (*p == '\\' && p[1] != '"' && p[1] != '\\') {
+                policy_errf(err, errlen, "bad escape in quoted value (only \\\" and \\\\)");
+                goto bad;
+            }
+            if (*p == '\\')
                 p++;
-                break;
-            }
-            if (*p == '\\') {
-                p++;
-                if (*p != '"' && *p != '\\') {
-                    policy_errf(err, errlen, "bad escape in quoted value");
-                    buf_free(&b);
-                    return PAL_EMALFORMED;
-                }
-            }
             buf_append(&b, p, 1);
-            p++;
         }
+        p++;
     } else {
         const char *start = p;
         while (*p != '\0' && *p != ' ' && *p != '\t' && *p != ',' && *p != '"')
             p++;
         if (*p == '"' || p == start) {
             policy_errf(err, errlen, "empty or badly quoted value");
-            buf_free(&b);
-            return PAL_EMALFORMED;
+            goto bad;
         }
         buf_append(&b, start, (size_t)(p - start));
     }
-    buf_append(&b, "", 1);
-    *out = xstrdup(buf_head(&b));
+    *out = buf_strdup(&b);
     buf_free(&b);
     *pp = p;
     return PAL_OK;
+bad:
+    buf_free(&b);
+    return PAL_EMALFORMED;
 }
 
-static int
-parse_fields(const char *text, struct field *f, char *err, size_t errlen)
+/* "unknown key", naming the keys there are. */
+static void
+text_unknown_key(const struct policy_text_key *keys, size_t n_keys, const char *key, size_t kl,
+                 char *err, size_t errlen)
+{
+    struct buf names;
+    buf_init(&names);
+    for (size_t k = 0; k < n_keys; k++)
+        buf_printf(&names, "%s%s", k == 0 ? "" : ", ", keys[k].name);
+    buf_append(&names, "", 1);
+    policy_errf(err, errlen, "unknown key \"%.*s\" (%s)", (int)(kl > 32 ? 32 : kl), key,
+                buf_head(&names));
+    buf_free(&names);
+}
+
+int
+policy_text_parse(const char *text, const struct policy_text_key *keys, size_t n_keys,
+                  struct policy_text_field *f, char *err, size_t errlen)
 {
     const char *p = text;
     for (;;) {
@@ -198,28 +201,28 @@ parse_fields(const char *text, struct field *f, char *err, size_t errlen)
         if (*p == '\0')
             return PAL_OK;
         const char *eq = strchr(p, '=');
-        if (eq == NULL) {
+        size_t kl = eq != NULL ? (size_t)(eq - p) : 0;
+        if (eq == NULL || memchr(p, ' ', kl) != NULL || memchr(p, '\t', kl) != NULL) {
             policy_errf(err, errlen, "expected key=value at \"%.20s\"", p);
             return PAL_EMALFORMED;
         }
-        int k;
-        for (k = 0; k < F_COUNT; k++)
-            if (strlen(field_names[k]) == (size_t)(eq - p) &&
-                strncmp(p, field_names[k], (size_t)(eq - p)) == 0)
+        size_t k;
+        for (k = 0; k < n_keys; k++)
+            if (strlen(keys[k].name) == kl && strncmp(p, keys[k].name, kl) == 0)
                 break;
-        if (k == F_COUNT) {
-            policy_errf(err, errlen, "unknown key \"%.*s\"", (int)(eq - p > 32 ? 32 : eq - p), p);
+        if (k == n_keys) {
+            text_unknown_key(keys, n_keys, p, kl, err, errlen);
             return PAL_EMALFORMED;
         }
         if (f[k].seen) {
-            policy_errf(err, errlen, "duplicate key \"%s\"", field_names[k]);
+            policy_errf(err, errlen, "duplicate key \"%s\"", keys[k].name);
             return PAL_EMALFORMED;
         }
         f[k].seen = true;
         p = eq + 1;
         for (;;) {
             char *item;
-            int rc = parse_item(&p, &item, err, errlen);
+            int rc = text_item(&p, &item, err, errlen);
             if (rc != PAL_OK)
                 return rc;
             f[k].items = xrealloc(f[k].items, (f[k].n + 1) * sizeof(char *));
@@ -229,34 +232,38 @@ parse_fields(const char *text, struct field *f, char *err, size_t errlen)
             p++;
         }
         if (*p != '\0' && *p != ' ' && *p != '\t') {
-            policy_errf(err, errlen, "unexpected character after %s", field_names[k]);
+            policy_errf(err, errlen, "unexpected character after %s", keys[k].name);
             return PAL_EMALFORMED;
         }
-        if ((k == F_POLICY || k == F_CLASS) && f[k].n != 1) {
-            policy_errf(err, errlen, "%s takes one value", field_names[k]);
+        if (!keys[k].is_list && f[k].n != 1) {
+            policy_errf(err, errlen, "%s takes one value (quote a value that holds a comma)",
+                        keys[k].name);
             return PAL_EMALFORMED;
         }
     }
 }
 
-/* A classification by name, else by decimal lacv. */
-static const struct spif_class *
-find_class_text(const struct policy *p, const char *s)
+const struct spif_class *
+policy_text_class(const struct policy *p, const char *s, char *err, size_t errlen)
 {
     for (size_t i = 0; i < p->n_class; i++)
         if (strcmp(p->classes[i].name, s) == 0)
             return &p->classes[i];
-    if (s[0] < '0' || s[0] > '9' || strlen(s) > 4)
-        return NULL;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end != '\0')
-        return NULL;
-    return spif_find_class(p, (int32_t)v);
+    if (s[0] >= '0' && s[0] <= '9' && strlen(s) <= 4) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        const struct spif_class *k = *end == '\0' ? spif_find_class(p, (int32_t)v) : NULL;
+        if (k != NULL)
+            return k;
+    }
+    policy_errf(err, errlen, "policy %s has no classification \"%s\"", p->name, s);
+    return NULL;
 }
 
+/* A category by name, "tag set name:name" or "tag name:name", or
+ * "tagsetOID/type/lacv"; NULL with err set. */
 static const struct spif_cat *
-find_cat_text(const struct policy *p, const char *s, char *err, size_t errlen)
+text_category(const struct policy *p, const char *s, char *err, size_t errlen)
 {
     const struct spif_cat *hit = NULL;
     size_t hits = 0;
@@ -272,7 +279,6 @@ find_cat_text(const struct policy *p, const char *s, char *err, size_t errlen)
         policy_errf(err, errlen, "category \"%s\" is ambiguous: write \"tag set:%s\"", s, s);
         return NULL;
     }
-    /* "tag set name:category name" (or the securityCategoryTag's name) */
     for (const char *colon = strchr(s, ':'); colon != NULL; colon = strchr(colon + 1, ':')) {
         size_t tl = (size_t)(colon - s);
         for (size_t i = 0; i < p->n_cat; i++) {
@@ -284,7 +290,6 @@ find_cat_text(const struct policy *p, const char *s, char *err, size_t errlen)
                 return &p->cats[i];
         }
     }
-    /* "tagsetOID/type/lacv" */
     const char *s1 = strchr(s, '/');
     const char *s2 = s1 != NULL ? strchr(s1 + 1, '/') : NULL;
     if (s1 != NULL && s2 != NULL && (size_t)(s1 - s) <= POLICY_OID_MAX && s2 - s1 - 1 < 32) {
@@ -309,16 +314,83 @@ find_cat_text(const struct policy *p, const char *s, char *err, size_t errlen)
 }
 
 int
+policy_text_categories(const struct policy *p, const struct policy_text_field *f,
+                       struct catset *cats, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        const struct spif_cat *k = text_category(p, f->items[i], err, errlen);
+        if (k == NULL)
+            return PAL_ENOENT;
+        catset_add(cats, p->tagsets[k->tagset].oid, k->type, k->lacv);
+    }
+    return PAL_OK;
+}
+
+void
+policy_text_put_item(struct buf *b, const char *s)
+{
+    if (*s != '\0' && strpbrk(s, " \t,\"\\") == NULL) {
+        buf_append_str(b, s);
+        return;
+    }
+    buf_append(b, "\"", 1);
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_append(b, "\\", 1);
+        buf_append(b, p, 1);
+    }
+    buf_append(b, "\"", 1);
+}
+
+static bool
+cat_name_unique(const struct policy *p, const struct spif_cat *k)
+{
+    for (size_t i = 0; i < p->n_cat; i++)
+        if (&p->cats[i] != k && strcmp(p->cats[i].name, k->name) == 0)
+            return false;
+    return true;
+}
+
+void
+policy_text_put_categories(struct buf *b, const struct policy *p, const struct catset *cats)
+{
+    for (size_t i = 0; i < cats->n; i++) {
+        const struct pcat *pc = &cats->v[i];
+        buf_append_str(b, i == 0 ? " categories=" : ",");
+        const struct spif_cat *k = p != NULL ? spif_find_cat(p, pc->tagset, pc->type, pc->lacv)
+                                             : NULL;
+        if (k == NULL) {
+            buf_printf(b, "%s/%s/%lu", pc->tagset, policy_tag_type_str(pc->type),
+                       (unsigned long)pc->lacv);
+        } else if (cat_name_unique(p, k)) {
+            policy_text_put_item(b, k->name);
+        } else {
+            char *q = xasprintf("%s:%s", p->tagsets[k->tagset].name, k->name);
+            policy_text_put_item(b, q);
+            free(q);
+        }
+    }
+}
+
+enum { F_POLICY, F_CLASS, F_CLASSES, F_CATEGORIES, F_COUNT };
+static const struct policy_text_key clearance_keys[F_COUNT] = {
+    [F_POLICY] = {"policy", false},
+    [F_CLASS] = {"class", false},
+    [F_CLASSES] = {"classes", true},
+    [F_CATEGORIES] = {"categories", true},
+};
+
+int
 policy_clearance_from_text(const struct policy_set *s, const char *text,
                            struct policy_clearance **out, char *err, size_t errlen)
 {
-    struct field f[F_COUNT] = {{0}};
+    struct policy_text_field f[F_COUNT] = {{0}};
     struct policy_clearance *c = NULL;
     int rc;
 
     *out = NULL;
     policy_errf(err, errlen, "ok");
-    rc = parse_fields(text, f, err, errlen);
+    rc = policy_text_parse(text, clearance_keys, F_COUNT, f, err, errlen);
     if (rc != PAL_OK)
         goto out;
     rc = PAL_EMALFORMED;
@@ -339,54 +411,28 @@ policy_clearance_from_text(const struct policy_set *s, const char *text,
     c = policy_clearance_new(p->oid);
     rc = PAL_ENOENT;
     if (f[F_CLASS].seen) {
-        const struct spif_class *k = find_class_text(p, f[F_CLASS].items[0]);
-        if (k == NULL) {
-            policy_errf(err, errlen, "policy %s has no classification \"%s\"", p->name,
-                        f[F_CLASS].items[0]);
+        const struct spif_class *k = policy_text_class(p, f[F_CLASS].items[0], err, errlen);
+        if (k == NULL)
             goto out;
-        }
         for (size_t i = 0; i < p->n_class; i++)
             if (p->classes[i].hierarchy <= k->hierarchy)
                 class_bit_set(c->classes, p->classes[i].lacv);
     }
     for (size_t i = 0; i < f[F_CLASSES].n; i++) {
-        const struct spif_class *k = find_class_text(p, f[F_CLASSES].items[i]);
-        if (k == NULL) {
-            policy_errf(err, errlen, "policy %s has no classification \"%s\"", p->name,
-                        f[F_CLASSES].items[i]);
-            goto out;
-        }
-        class_bit_set(c->classes, k->lacv);
-    }
-    for (size_t i = 0; i < f[F_CATEGORIES].n; i++) {
-        const struct spif_cat *k = find_cat_text(p, f[F_CATEGORIES].items[i], err, errlen);
+        const struct spif_class *k = policy_text_class(p, f[F_CLASSES].items[i], err, errlen);
         if (k == NULL)
             goto out;
-        catset_add(&c->cats, p->tagsets[k->tagset].oid, k->type, k->lacv);
+        class_bit_set(c->classes, k->lacv);
     }
+    rc = policy_text_categories(p, &f[F_CATEGORIES], &c->cats, err, errlen);
+    if (rc != PAL_OK)
+        goto out;
     *out = c;
     c = NULL;
-    rc = PAL_OK;
 out:
     policy_clearance_free(c);
-    fields_free(f);
+    policy_text_fields_free(f, F_COUNT);
     return rc;
-}
-
-static void
-put_item(struct buf *b, const char *s)
-{
-    if (*s != '\0' && strpbrk(s, " \t,\"\\") == NULL) {
-        buf_append_str(b, s);
-        return;
-    }
-    buf_append(b, "\"", 1);
-    for (const char *p = s; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\')
-            buf_append(b, "\\", 1);
-        buf_append(b, p, 1);
-    }
-    buf_append(b, "\"", 1);
 }
 
 /* The class whose "up to" set is exactly c's classList, or NULL. */
@@ -416,15 +462,6 @@ up_to_class(const struct policy *p, const struct policy_clearance *c)
     return top;
 }
 
-static bool
-cat_name_unique(const struct policy *p, const struct spif_cat *k)
-{
-    for (size_t i = 0; i < p->n_cat; i++)
-        if (&p->cats[i] != k && strcmp(p->cats[i].name, k->name) == 0)
-            return false;
-    return true;
-}
-
 int
 policy_clearance_to_text(const struct policy_set *s, const struct policy_clearance *c,
                          char **out)
@@ -436,7 +473,7 @@ policy_clearance_to_text(const struct policy_set *s, const struct policy_clearan
     const struct spif_class *top = p != NULL ? up_to_class(p, c) : NULL;
     if (top != NULL) {
         buf_append_str(&b, " class=");
-        put_item(&b, top->name);
+        policy_text_put_item(&b, top->name);
     } else {
         buf_append_str(&b, " classes=");
         bool first = true;
@@ -450,7 +487,7 @@ policy_clearance_to_text(const struct policy_set *s, const struct policy_clearan
             first = false;
             any = true;
             if (k != NULL) {
-                put_item(&b, k->name);
+                policy_text_put_item(&b, k->name);
             } else {
                 buf_printf(&b, "%d", (int)v);
             }
@@ -463,22 +500,7 @@ policy_clearance_to_text(const struct policy_set *s, const struct policy_clearan
             return PAL_EINVAL;
         }
     }
-    for (size_t i = 0; i < c->cats.n; i++) {
-        const struct pcat *pc = &c->cats.v[i];
-        buf_append_str(&b, i == 0 ? " categories=" : ",");
-        const struct spif_cat *k = p != NULL ? spif_find_cat(p, pc->tagset, pc->type, pc->lacv)
-                                             : NULL;
-        if (k == NULL) {
-            buf_printf(&b, "%s/%s/%lu", pc->tagset, policy_tag_type_str(pc->type),
-                       (unsigned long)pc->lacv);
-        } else if (cat_name_unique(p, k)) {
-            put_item(&b, k->name);
-        } else {
-            char *q = xasprintf("%s:%s", p->tagsets[k->tagset].name, k->name);
-            put_item(&b, q);
-            free(q);
-        }
-    }
+    policy_text_put_categories(&b, p, &c->cats);
     *out = buf_strdup(&b);
     buf_free(&b);
     return PAL_OK;

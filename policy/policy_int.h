@@ -202,4 +202,46 @@ bool policy_label_mark_ok(const char *s);
 int policy_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
 char *policy_b64_encode(const unsigned char *in, size_t len);
 
+/* ---- the operator text form of clearances and labels (clearance.c) ----
+ * Space-separated key=value fields whose values are comma-separated lists of
+ * bare or double-quoted items (\" and \\ escapes), names resolved against a
+ * loaded SPIF. */
+
+struct buf;
+
+/* A key of a text form, and whether it takes a list or exactly one value. */
+struct policy_text_key {
+    const char *name;
+    bool is_list;
+};
+
+/* What text gave for one key: items owned, in the order given. */
+struct policy_text_field {
+    bool seen;
+    size_t n;
+    char **items;
+};
+
+/* Splits text into f[k] for each keys[k] (f zero-initialised, n_keys long).
+ * Unknown or repeated keys, and more than one value for a key that is no list,
+ * are errors. PAL_OK, or PAL_EMALFORMED with err set; either way the caller
+ * frees f with policy_text_fields_free(). */
+int policy_text_parse(const char *text, const struct policy_text_key *keys, size_t n_keys,
+                      struct policy_text_field *f, char *err, size_t errlen);
+void policy_text_fields_free(struct policy_text_field *f, size_t n);
+/* p's classification with the name s, else with the decimal lacv s; NULL with
+ * err set when p has neither. */
+const struct spif_class *policy_text_class(const struct policy *p, const char *s, char *err,
+                                           size_t errlen);
+/* Adds the categories of p that f names (by name, "tag set:name", "tag:name" or
+ * "tagsetOID/type/lacv") to cats: PAL_OK, or PAL_ENOENT with err set. */
+int policy_text_categories(const struct policy *p, const struct policy_text_field *f,
+                           struct catset *cats, char *err, size_t errlen);
+/* Appends s as one item: bare when it can be, else quoted. */
+void policy_text_put_item(struct buf *b, const char *s);
+/* Appends " categories=" and cats by name ("tag set:name" where the name is not
+ * unique; tagsetOID/type/lacv for what p, which may be NULL, does not define).
+ * Nothing when cats is empty. */
+void policy_text_put_categories(struct buf *b, const struct policy *p, const struct catset *cats);
+
 #endif
