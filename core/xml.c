@@ -17,11 +17,11 @@
 
 #include "err.h"
 #include "mem.h"
+#include "xml_int.h"
 
 #define XML_ARENA_BLOCK 1024
 #define XML_DOC_MAX_DEPTH 1024
 #define XML_FILE_MAX (64u * 1024 * 1024)
-#define NS_SEP '\x01'
 
 struct xml_tree *
 xml_tree_new(void)
@@ -423,6 +423,55 @@ xml_serialize(const struct xml_node *el, const char *parent_ns, struct buf *out)
 }
 
 /*
+ * Element trees from expat's namespace-mode events (xml_int.h): the document
+ * parser below and xstream.c build theirs with these.
+ */
+
+/* Splits expat's "uri\x01local": returns the local name (inside qname) and
+ * sets *ns to the URI in scratch (valid until the next call), or NULL. */
+static const char *
+split_name(struct buf *scratch, const char *qname, const char **ns)
+{
+    const char *sep = strchr(qname, XML_NS_SEP);
+
+    if (sep == NULL) {
+        *ns = NULL;
+        return qname;
+    }
+    buf_reset(scratch);
+    buf_append(scratch, qname, (size_t)(sep - qname));
+    buf_append(scratch, "", 1);
+    *ns = buf_head(scratch);
+    return sep + 1;
+}
+
+struct xml_node *
+xml_elem_from_expat(struct xml_tree *t, struct xml_node *parent, const char *qname,
+                    const char **atts, struct buf *scratch)
+{
+    const char *ns;
+    const char *name = split_name(scratch, qname, &ns);
+    struct xml_node *el = xml_elem_new(t, parent, ns != NULL ? ns : "", name);
+    size_t i;
+
+    for (i = 0; atts[i] != NULL; i += 2) {
+        name = split_name(scratch, atts[i], &ns);
+        xml_set_attr(t, el, ns, name, atts[i + 1]);
+    }
+    return el;
+}
+
+void
+xml_flush_text(struct xml_tree *t, struct xml_node *el, struct buf *text)
+{
+    if (buf_used(text) == 0)
+        return;
+    if (el != NULL)
+        xml_add_text(t, el, buf_head(text), buf_used(text));
+    buf_reset(text);
+}
+
+/*
  * Whole-document parser (files). Unlike the stream parser it skips comments and
  * processing instructions: vendors' SPIF files carry comments. DTDs and
  * entities are refused outright.
@@ -458,42 +507,10 @@ doc_fail(struct doc_ctx *c, const char *fmt, ...)
     XML_StopParser(c->p, XML_FALSE);
 }
 
-/* Splits expat's "uri\x01local": returns the local name (inside qname) and
- * sets *ns to the URI in scratch (valid until the next call), or NULL. */
-static const char *
-split_name(struct buf *scratch, const char *qname, const char **ns)
-{
-    const char *sep = strchr(qname, NS_SEP);
-
-    if (sep == NULL) {
-        *ns = NULL;
-        return qname;
-    }
-    buf_reset(scratch);
-    buf_append(scratch, qname, (size_t)(sep - qname));
-    buf_append(scratch, "", 1);
-    *ns = buf_head(scratch);
-    return sep + 1;
-}
-
-static void
-doc_flush_text(struct doc_ctx *c)
-{
-    if (buf_used(&c->text) == 0)
-        return;
-    if (c->cur != NULL)
-        xml_add_text(c->tree, c->cur, buf_head(&c->text), buf_used(&c->text));
-    buf_reset(&c->text);
-}
-
 static void
 doc_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 {
     struct doc_ctx *c = ud;
-    const char *ns;
-    const char *name;
-    struct xml_node *el;
-    size_t i;
 
     if (c->has_err)
         return;
@@ -501,14 +518,8 @@ doc_start(void *ud, const XML_Char *qname, const XML_Char **atts)
         doc_fail(c, "elements nested deeper than %d", XML_DOC_MAX_DEPTH);
         return;
     }
-    doc_flush_text(c);
-    name = split_name(&c->ns, qname, &ns);
-    el = xml_elem_new(c->tree, c->cur, ns != NULL ? ns : "", name);
-    for (i = 0; atts[i] != NULL; i += 2) {
-        name = split_name(&c->ns, atts[i], &ns);
-        xml_set_attr(c->tree, el, ns, name, atts[i + 1]);
-    }
-    c->cur = el;
+    xml_flush_text(c->tree, c->cur, &c->text);
+    c->cur = xml_elem_from_expat(c->tree, c->cur, qname, atts, &c->ns);
 }
 
 static void
@@ -519,7 +530,7 @@ doc_end(void *ud, const XML_Char *qname)
     (void)qname;
     if (c->has_err)
         return;
-    doc_flush_text(c);
+    xml_flush_text(c->tree, c->cur, &c->text);
     c->depth--;
     if (c->cur != NULL)
         c->cur = c->cur->parent;
@@ -607,7 +618,7 @@ xml_parse_doc(const char *data, size_t len, struct xml_tree **out, char *err, si
 
     *out = NULL;
     memset(&c, 0, sizeof(c));
-    c.p = XML_ParserCreateNS(NULL, NS_SEP);
+    c.p = XML_ParserCreateNS(NULL, XML_NS_SEP);
     if (c.p == NULL) {
         set_err(err, errlen, "out of memory");
         return PAL_ENOMEM;

@@ -22,8 +22,8 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "xml_int.h"
 
-#define NS_SEP '\x01'
 #define STREAM_QNAME XMPP_NS_STREAMS "\x01stream"
 #define XML_LANG_QNAME XML_NS_XML "\x01lang"
 
@@ -157,34 +157,6 @@ after_callback(struct xstream *x)
     XML_StopParser(x->p, XML_TRUE);
 }
 
-/* Splits expat's "uri\x01local": returns the local name (inside qname) and
- * sets *ns to the URI in x->scratch (valid until the next call), or NULL. */
-static const char *
-split_name(struct xstream *x, const char *qname, const char **ns)
-{
-    const char *sep = strchr(qname, NS_SEP);
-
-    if (sep == NULL) {
-        *ns = NULL;
-        return qname;
-    }
-    buf_reset(&x->scratch);
-    buf_append(&x->scratch, qname, (size_t)(sep - qname));
-    buf_append(&x->scratch, "", 1);
-    *ns = buf_head(&x->scratch);
-    return sep + 1;
-}
-
-static void
-flush_text(struct xstream *x)
-{
-    if (buf_used(&x->text) == 0)
-        return;
-    if (x->cur != NULL)
-        xml_add_text(x->tree, x->cur, buf_head(&x->text), buf_used(&x->text));
-    buf_reset(&x->text);
-}
-
 static void
 open_stream(struct xstream *x, const XML_Char *qname, const XML_Char **atts)
 {
@@ -219,9 +191,6 @@ static void
 on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 {
     struct xstream *x = ud;
-    const char *ns;
-    const char *name;
-    struct xml_node *el;
     size_t n_atts = 0;
     size_t i;
 
@@ -248,8 +217,7 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
     if (x->depth == 2) {
         /* A stream header inside the stream would otherwise wait forever for
          * its end tag: refuse it at the start tag. */
-        name = split_name(x, qname, &ns);
-        if (ns && strcmp(ns, XMPP_NS_STREAMS) == 0 && strcmp(name, "stream") == 0) {
+        if (strcmp(qname, STREAM_QNAME) == 0) {
             fail(x, XSTREAM_ERR_BAD_FORMAT, "a stream header inside the stream");
             return;
         }
@@ -260,14 +228,8 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
     if (!check_stanza_size(x, event_end(x)))
         return;
     x->mark = event_end(x);
-    flush_text(x);
-    name = split_name(x, qname, &ns);
-    el = xml_elem_new(x->tree, x->cur, ns != NULL ? ns : "", name);
-    for (i = 0; atts[i] != NULL; i += 2) {
-        name = split_name(x, atts[i], &ns);
-        xml_set_attr(x->tree, el, ns, name, atts[i + 1]);
-    }
-    x->cur = el;
+    xml_flush_text(x->tree, x->cur, &x->text);
+    x->cur = xml_elem_from_expat(x->tree, x->cur, qname, atts, &x->scratch);
 }
 
 static void
@@ -290,7 +252,7 @@ on_end(void *ud, const XML_Char *qname)
     if (!check_stanza_size(x, event_end(x)))
         return;
     x->mark = event_end(x);
-    flush_text(x);
+    xml_flush_text(x->tree, x->cur, &x->text);
     x->depth--;
     if (x->cur != NULL)
         x->cur = x->cur->parent;
@@ -433,7 +395,7 @@ on_external_entity(XML_Parser p, const XML_Char *context, const XML_Char *base,
 static XML_Parser
 parser_new(struct xstream *x)
 {
-    XML_Parser p = XML_ParserCreateNS("UTF-8", NS_SEP);
+    XML_Parser p = XML_ParserCreateNS("UTF-8", XML_NS_SEP);
 
     if (p == NULL) {
         fprintf(stderr, "palisade: out of memory (expat parser)\n");
