@@ -14,11 +14,16 @@
  * or from explicit options, in that order of increasing precedence; the bind
  * secret is read only when a command talks to LDAP.
  *
+ * The "node" commands manage the cluster's membership: xmppNode entries
+ * (name, endpoint, CURVE public key, site) under ou=nodes, and the nodes'
+ * CURVE secret key files.
+ *
  * The "policy" and "label" commands need the security policies: the SPIF files
  * given with --spif, else the config's policy.spif. They explain decisions
  * with policy/, the same code the nodes run. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +48,7 @@
 #include "core/jid.h"
 #include "core/mem.h"
 #include "core/xml.h"
+#include "cluster/cluster.h"
 #include "directory/directory.h"
 #include "node/settings.h"
 #include "policy/policy.h"
@@ -2236,6 +2243,421 @@ cmd_settings_show(struct ctl *c, int argc, char **argv)
     return 0;
 }
 
+/* ---- node (cluster members) ------------------------------------------------------- */
+
+/* Entries xmppNodeName=<name>,ou=nodes,<base>: what the nodes' replicas read as
+ * the cluster's membership (directory.h, dir_nodes_get). */
+
+struct node_opts {
+    const char *secret_file;
+    const char *public_key;
+    const char *site;
+    bool replace;
+};
+
+static int
+parse_node_opts(int argc, char **argv, struct node_opts *o, int *first)
+{
+    static const struct option longopts[] = {
+        {"secret-file", required_argument, NULL, 'k'},
+        {"public-key", required_argument, NULL, 'p'},
+        {"site", required_argument, NULL, 's'},
+        {"replace", no_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    optind = 0;
+    while ((ch = getopt_long(argc + 1, argv - 1, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'k':
+            o->secret_file = optarg;
+            break;
+        case 'p':
+            o->public_key = optarg;
+            break;
+        case 's':
+            o->site = optarg;
+            break;
+        case 'r':
+            o->replace = true;
+            break;
+        default:
+            return PAL_EINVAL;
+        }
+    }
+    *first = optind - 1;
+    return PAL_OK;
+}
+
+static char *
+node_dn(const struct ctl *c, const char *name)
+{
+    char *esc = rdn_escape(name);
+    char *dn = xasprintf("xmppNodeName=%s,ou=nodes,%s", esc, c->base);
+    free(esc);
+    return dn;
+}
+
+static int
+cmd_node_keygen(struct ctl *c, int argc, char **argv)
+{
+    (void)c;
+    struct node_opts o = {0};
+    int first;
+    if (parse_node_opts(argc, argv, &o, &first) != PAL_OK || argc != first || !o.secret_file ||
+        o.public_key || o.site || o.replace) {
+        fail("usage: node keygen --secret-file F", "bad arguments");
+        return 2;
+    }
+    char pub[CLUSTER_KEY_Z85_LEN + 1];
+    char sec[CLUSTER_KEY_Z85_LEN + 2];
+    if (cluster_keygen(pub, sec) != PAL_OK) {
+        fail("is libzmq built with CURVE (libsodium)? zmq_has(\"curve\") must be true",
+             "cannot generate a CURVE key pair");
+        return 1;
+    }
+    /* O_EXCL: replacing a node's key by accident would shut it out of the
+     * cluster until its entry is changed too */
+    int fd = open(o.secret_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fail(errno == EEXIST ? "a node's key is not replaced by accident: remove the file first, "
+                               "or pick another name"
+                             : "check that the folder exists and that you may write there",
+             "cannot create %s: %s", o.secret_file, strerror(errno));
+        OPENSSL_cleanse(sec, sizeof sec);
+        return 1;
+    }
+    strcat(sec, "\n");
+    size_t len = strlen(sec);
+    bool ok = fchmod(fd, 0600) == 0 && write(fd, sec, len) == (ssize_t)len && fsync(fd) == 0;
+    int err = errno;
+    OPENSSL_cleanse(sec, sizeof sec);
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        fail(NULL, "cannot write %s: %s", o.secret_file, strerror(err));
+        unlink(o.secret_file);
+        return 1;
+    }
+    fprintf(stderr, "%s: wrote a new CURVE secret key to %s (mode 600: only the node reads it, "
+                    "as cluster.curve_secret_file); its public key:\n",
+            prog, o.secret_file);
+    printf("%s\n", pub);
+    return 0;
+}
+
+/* The public key of a node: from --public-key, or derived from --secret-file.
+ * Fills pub; PAL_OK or an error already reported. */
+static int
+node_public_key(const struct node_opts *o, char pub[CLUSTER_KEY_Z85_LEN + 1])
+{
+    if (o->public_key) {
+        snprintf(pub, CLUSTER_KEY_Z85_LEN + 1, "%s", o->public_key);
+        if (strlen(o->public_key) != CLUSTER_KEY_Z85_LEN) {
+            fail("a CURVE public key in Z85 is 40 characters (palisadectl node keygen prints "
+                 "one)",
+                 "--public-key is %zu characters long", strlen(o->public_key));
+            return PAL_EINVAL;
+        }
+        return PAL_OK;
+    }
+    char err[256];
+    char *sec = config_read_secret(o->secret_file, err, sizeof err);
+    if (!sec) {
+        fail("give the node's cluster.curve_secret_file (made by: palisadectl node keygen)",
+             "--secret-file %s", err);
+        return PAL_EIO;
+    }
+    int rc = cluster_key_public(sec, pub);
+    wipe_free(sec);
+    if (rc != PAL_OK) {
+        fail("the file must hold one CURVE secret key in Z85 (40 characters), as written by "
+             "palisadectl node keygen",
+             "%s does not hold a CURVE secret key", o->secret_file);
+        return PAL_EINVAL;
+    }
+    return PAL_OK;
+}
+
+/* First value of attribute a of e as a new string, or NULL. */
+static char *
+entry_str(LDAP *ld, LDAPMessage *e, const char *a)
+{
+    struct berval **v = ldap_get_values_len(ld, e, a);
+    char *s = v && v[0] ? xstrndup(v[0]->bv_val, v[0]->bv_len) : NULL;
+    ldap_value_free_len(v);
+    return s;
+}
+
+/* Other xmppNode entries under the base holding name or key: the nodes list
+ * only the first of them, so a second one is refused here. PAL_OK when there
+ * is none, PAL_EEXIST (reported), or PAL_ELDAP. */
+static int
+node_conflicts(struct ctl *c, const char *dn, const char *name, const char *key)
+{
+    struct berval nb = {strlen(name), (char *)name};
+    struct berval kb = {strlen(key), (char *)key};
+    struct berval ne = {0, NULL};
+    struct berval ke = {0, NULL};
+    if (ldap_bv2escaped_filter_value(&nb, &ne) != 0 ||
+        ldap_bv2escaped_filter_value(&kb, &ke) != 0) {
+        ber_memfree(ne.bv_val);
+        return PAL_ENOMEM;
+    }
+    char *filter = xasprintf("(&(objectClass=xmppNode)(|(xmppNodeName=%s)"
+                             "(xmppCurvePublicKey=%s)))",
+                             ne.bv_val, ke.bv_val);
+    ber_memfree(ne.bv_val);
+    ber_memfree(ke.bv_val);
+    char *attrs[] = {"xmppNodeName", "xmppCurvePublicKey", NULL};
+    LDAPMessage *res = NULL;
+    int rc = ldap_search_ext_s(c->ld, c->base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
+                               NULL, LDAP_NO_LIMIT, &res);
+    free(filter);
+    if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, c->base, NULL);
+        ldap_msgfree(res);
+        return PAL_ELDAP;
+    }
+    char *own = dn_pretty(dn);
+    int ret = PAL_OK;
+    for (LDAPMessage *e = ldap_first_entry(c->ld, res); e; e = ldap_next_entry(c->ld, e)) {
+        char *d = ldap_get_dn(c->ld, e);
+        char *pd = dn_pretty(d);
+        if (strcasecmp(pd, own) != 0) {
+            char *n = entry_str(c->ld, e, "xmppNodeName");
+            char *k = entry_str(c->ld, e, "xmppCurvePublicKey");
+            bool same_key = k && strcmp(k, key) == 0;
+            fail(same_key ? "every node needs its own key pair: palisadectl node keygen "
+                            "--secret-file NEW"
+                          : "node names are unique (ASCII case ignored): pick another name, or "
+                            "remove that entry",
+                 "%s already has this node's %s", d, same_key ? "public key" : "name");
+            free(n);
+            free(k);
+            ret = PAL_EEXIST;
+        }
+        free(pd);
+        ldap_memfree(d);
+    }
+    free(own);
+    ldap_msgfree(res);
+    return ret;
+}
+
+/* Creates ou=nodes,<base> when missing. */
+static int
+nodes_ou_create(struct ctl *c)
+{
+    static const struct berval ou_classes[] = {{3, "top"}, {18, "organizationalUnit"}};
+    char *ou = xasprintf("ou=nodes,%s", c->base);
+    struct mods mo = {0};
+    mods_add(&mo, LDAP_MOD_ADD, "objectClass", ou_classes, 2);
+    mods_str(&mo, LDAP_MOD_ADD, "ou", "nodes");
+    int rc = ldap_add_ext_s(c->ld, ou, mo.p, NULL, NULL);
+    if (rc != LDAP_SUCCESS && rc != LDAP_ALREADY_EXISTS) {
+        ldap_diag(c->ld, rc, ou,
+                  rc == LDAP_NO_SUCH_OBJECT ? "check ldap.base (or --base): it must exist" : NULL);
+        free(ou);
+        return PAL_ELDAP;
+    }
+    if (rc == LDAP_SUCCESS)
+        printf("%s: created %s\n", prog, ou);
+    free(ou);
+    return PAL_OK;
+}
+
+static int
+cmd_node_add(struct ctl *c, int argc, char **argv)
+{
+    struct node_opts o = {0};
+    int first;
+    if (parse_node_opts(argc, argv, &o, &first) != PAL_OK || argc - first != 2 ||
+        !o.secret_file == !o.public_key) {
+        fail("usage: node add NAME ENDPOINT (--secret-file F | --public-key Z85) [--site S] "
+             "[--replace]",
+             "bad arguments");
+        return 2;
+    }
+    if (!c->base) {
+        fail("pass -c node.cfg (ldap.base), --env DIR/env, or --base DN", "no directory base");
+        return 2;
+    }
+    char pub[CLUSTER_KEY_Z85_LEN + 1];
+    if (node_public_key(&o, pub) != PAL_OK)
+        return 2;
+    struct dir_node n = {argv[first], argv[first + 1], pub,
+                         o.site && o.site[0] ? (char *)o.site : NULL};
+    const char *why = NULL;
+    if (dir_node_check(&n, &why) != PAL_OK) {
+        fail("name: 1 to 63 of A-Z a-z 0-9 . _ -; endpoint: tcp://host:port (the address the "
+             "other nodes connect to) or ipc:///absolute/path (nodes on one host); site: up to "
+             "63 bytes",
+             "the nodes would not accept this entry: %s", why);
+        return 2;
+    }
+    if (ctl_connect(c) != PAL_OK)
+        return 1;
+    int ret = 1;
+    char *dn = node_dn(c, n.name);
+    char *attrs[] = {"xmppNodeName", "xmppNodeEndpoint", "xmppCurvePublicKey", "xmppSite", NULL};
+    LDAPMessage *res = NULL;
+    int rc = ldap_search_ext_s(c->ld, dn, LDAP_SCOPE_BASE, "(objectClass=xmppNode)", attrs, 0,
+                               NULL, NULL, NULL, 1, &res);
+    LDAPMessage *e = rc == LDAP_SUCCESS ? ldap_first_entry(c->ld, res) : NULL;
+    if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
+        ldap_diag(c->ld, rc, dn, NULL);
+        goto out;
+    }
+    if (e) {
+        struct dir_node cur = {entry_str(c->ld, e, "xmppNodeName"),
+                               entry_str(c->ld, e, "xmppNodeEndpoint"),
+                               entry_str(c->ld, e, "xmppCurvePublicKey"),
+                               entry_str(c->ld, e, "xmppSite")};
+        bool same = cur.name && strcmp(cur.name, n.name) == 0 && cur.endpoint &&
+                    strcmp(cur.endpoint, n.endpoint) == 0 && cur.curve_public &&
+                    strcmp(cur.curve_public, n.curve_public) == 0 &&
+                    ((!cur.site && !n.site) || (cur.site && n.site && strcmp(cur.site, n.site) == 0));
+        free(cur.name);
+        free(cur.endpoint);
+        free(cur.curve_public);
+        free(cur.site);
+        if (same) {
+            printf("%s: node %s is already in the directory as given (%s)\n", prog, n.name, dn);
+            ret = 0;
+            goto out;
+        }
+        if (!o.replace) {
+            fail("change it with --replace (the nodes reconnect to it with the new endpoint or "
+                 "key), or remove it with: node del NAME",
+                 "node %s exists already with other values (%s)", n.name, dn);
+            goto out;
+        }
+    }
+    if (node_conflicts(c, dn, n.name, n.curve_public) != PAL_OK)
+        goto out;
+    struct mods ms = {0};
+    if (e) {
+        mods_str(&ms, LDAP_MOD_REPLACE, "xmppNodeEndpoint", n.endpoint);
+        mods_str(&ms, LDAP_MOD_REPLACE, "xmppCurvePublicKey", n.curve_public);
+        if (n.site)
+            mods_str(&ms, LDAP_MOD_REPLACE, "xmppSite", n.site);
+        else
+            mods_add(&ms, LDAP_MOD_REPLACE, "xmppSite", NULL, 0);
+        rc = ldap_modify_ext_s(c->ld, dn, ms.p, NULL, NULL);
+    } else {
+        static const struct berval classes[] = {{3, "top"}, {8, "xmppNode"}};
+        mods_add(&ms, LDAP_MOD_ADD, "objectClass", classes, 2);
+        mods_str(&ms, LDAP_MOD_ADD, "xmppNodeName", n.name);
+        mods_str(&ms, LDAP_MOD_ADD, "xmppNodeEndpoint", n.endpoint);
+        mods_str(&ms, LDAP_MOD_ADD, "xmppCurvePublicKey", n.curve_public);
+        if (n.site)
+            mods_str(&ms, LDAP_MOD_ADD, "xmppSite", n.site);
+        rc = ldap_add_ext_s(c->ld, dn, ms.p, NULL, NULL);
+        if (rc == LDAP_NO_SUCH_OBJECT) {
+            if (nodes_ou_create(c) != PAL_OK)
+                goto out;
+            rc = ldap_add_ext_s(c->ld, dn, ms.p, NULL, NULL);
+        }
+    }
+    if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, dn, NULL);
+        goto out;
+    }
+    printf("%s: node %s %s: endpoint %s, site %s, key %s (%s)\n", prog, n.name,
+           e ? "changed" : "added", n.endpoint, n.site ? n.site : "-", n.curve_public, dn);
+    ret = 0;
+out:
+    ldap_msgfree(res);
+    free(dn);
+    return ret;
+}
+
+static int
+cmd_node_del(struct ctl *c, int argc, char **argv)
+{
+    if (argc != 1) {
+        fail("usage: node del NAME", "bad arguments");
+        return 2;
+    }
+    if (!c->base) {
+        fail("pass -c node.cfg (ldap.base), --env DIR/env, or --base DN", "no directory base");
+        return 2;
+    }
+    char *dn = node_dn(c, argv[0]);
+    int rc = ldap_delete_ext_s(c->ld, dn, NULL, NULL);
+    int ret = 1;
+    if (rc == LDAP_NO_SUCH_OBJECT)
+        fail("list the nodes with: node list", "no node %s (%s)", argv[0], dn);
+    else if (rc != LDAP_SUCCESS)
+        ldap_diag(c->ld, rc, dn, NULL);
+    else {
+        printf("%s: node %s removed (%s); the other nodes drop it within a second\n", prog,
+               argv[0], dn);
+        ret = 0;
+    }
+    free(dn);
+    return ret;
+}
+
+static int
+cmd_node_list(struct ctl *c, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0) {
+        fail("usage: node list", "bad arguments");
+        return 2;
+    }
+    if (!c->base) {
+        fail("pass -c node.cfg (ldap.base), --env DIR/env, or --base DN", "no directory base");
+        return 2;
+    }
+    char *attrs[] = {"xmppNodeName", "xmppNodeEndpoint", "xmppCurvePublicKey", "xmppSite", NULL};
+    LDAPMessage *res = NULL;
+    int rc = ldap_search_ext_s(c->ld, c->base, LDAP_SCOPE_SUBTREE, "(objectClass=xmppNode)", attrs,
+                               0, NULL, NULL, NULL, LDAP_NO_LIMIT, &res);
+    if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, c->base, NULL);
+        ldap_msgfree(res);
+        return 1;
+    }
+    size_t n = (size_t)ldap_count_entries(c->ld, res);
+    char **rows = xcalloc(n + 1, sizeof *rows);
+    size_t k = 0;
+    for (LDAPMessage *e = ldap_first_entry(c->ld, res); e; e = ldap_next_entry(c->ld, e)) {
+        struct dir_node nd = {entry_str(c->ld, e, "xmppNodeName"),
+                              entry_str(c->ld, e, "xmppNodeEndpoint"),
+                              entry_str(c->ld, e, "xmppCurvePublicKey"),
+                              entry_str(c->ld, e, "xmppSite")};
+        const char *why = NULL;
+        if (dir_node_check(&nd, &why) != PAL_OK) {
+            char *dn = ldap_get_dn(c->ld, e);
+            fprintf(stderr, "%s: warning: the nodes skip %s: %s\n", prog, dn, why);
+            ldap_memfree(dn);
+        }
+        rows[k++] = xasprintf("%s\t%s\t%s\t%s", nd.name ? nd.name : "-",
+                              nd.endpoint ? nd.endpoint : "-", nd.site ? nd.site : "-",
+                              nd.curve_public ? nd.curve_public : "-");
+        free(nd.name);
+        free(nd.endpoint);
+        free(nd.curve_public);
+        free(nd.site);
+    }
+    ldap_msgfree(res);
+    qsort(rows, k, sizeof *rows, row_cmp);
+    for (size_t i = 0; i < k; i++) {
+        printf("%s\n", rows[i]);
+        free(rows[i]);
+    }
+    free(rows);
+    if (k == 0)
+        fprintf(stderr, "%s: no cluster nodes under %s (add one with: node add)\n", prog,
+                c->base);
+    return 0;
+}
+
 /* ---- The command table ----------------------------------------------------------- */
 
 static const struct ctl_command commands[] = {
@@ -2269,6 +2691,14 @@ static const struct ctl_command commands[] = {
      cmd_settings_default_label, 0},
     {"settings", "show", "", "the settings entries and their default labels", cmd_settings_show,
      NEED_LDAP},
+    {"node", "keygen", "--secret-file F",
+     "write a new CURVE secret key to F (mode 600, never overwritten) and print its public key",
+     cmd_node_keygen, 0},
+    {"node", "add", "NAME ENDPOINT (--secret-file F | --public-key Z85) [--site S] [--replace]",
+     "make a node a cluster member (ENDPOINT: tcp://host:port or ipc:///path)", cmd_node_add, 0},
+    {"node", "del", "NAME", "remove a node from the cluster", cmd_node_del, NEED_LDAP},
+    {"node", "list", "", "the cluster's nodes: name, endpoint, site, public key (tab-separated)",
+     cmd_node_list, NEED_LDAP},
     {"policy", "check", "[SPIF...]",
      "validate SPIF files (default: --spif, or -c's policy.spif) and list what they define",
      cmd_policy_check, 0},
@@ -2311,9 +2741,10 @@ usage(FILE *out)
 static bool
 takes_value(const char *a)
 {
-    static const char *const opts[] = {"--password-file", "--name",      "--clearance-file",
-                                       "--clearance",     "--user",      "--label",
-                                       "--label-b64",     "--label-xml", NULL};
+    static const char *const opts[] = {
+        "--password-file", "--name",        "--clearance-file", "--clearance",  "--user",
+        "--label",         "--label-b64",   "--label-xml",      "--secret-file", "--public-key",
+        "--site",          NULL};
     for (size_t i = 0; opts[i]; i++)
         if (strcmp(a, opts[i]) == 0)
             return true;

@@ -19,6 +19,9 @@ set -euo pipefail
 
 BASE_DN="dc=palisade,dc=test"
 USERS_DN="ou=people,$BASE_DN"
+# Cluster members (xmppNode). The service account may write here for development only
+# (palisadectl node add with a node's config); in production only an administrator may.
+NODES_DN="ou=nodes,$BASE_DN"
 SERVICE_DN="cn=palisade,ou=services,$BASE_DN"
 ADMIN_DN="cn=admin,$BASE_DN"
 MODULE_PATH="/usr/lib/ldap"
@@ -230,7 +233,8 @@ olcAccess: {1}to dn.subtree="$USERS_DN" attrs=userPassword,xmppScramSecret
 olcAccess: {2}to attrs=userPassword,xmppScramSecret
   by dn.exact="$SERVICE_DN" read by self =xw by anonymous auth by * none
 olcAccess: {3}to dn.subtree="$USERS_DN" by dn.exact="$SERVICE_DN" manage by * none
-olcAccess: {4}to * by dn.exact="$SERVICE_DN" read by * none
+olcAccess: {4}to dn.subtree="$NODES_DN" by dn.exact="$SERVICE_DN" manage by * none
+olcAccess: {5}to * by dn.exact="$SERVICE_DN" read by * none
 
 dn: olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config
 objectClass: olcOverlayConfig
@@ -269,15 +273,16 @@ dn: ou=peers,$BASE_DN
 objectClass: organizationalUnit
 ou: peers
 
-dn: ou=nodes,$BASE_DN
+dn: $NODES_DN
 objectClass: organizationalUnit
 ou: nodes
+description: xmppNode entries (cluster members): xmppNodeName=<name>
 
 dn: $SERVICE_DN
 objectClass: organizationalRole
 objectClass: simpleSecurityObject
 cn: palisade
-description: Palisade service account (reads everything, manages $USERS_DN)
+description: Palisade service account (reads everything, manages $USERS_DN and, for development, $NODES_DN)
 userPassword: $service_hash
 EOF
 
