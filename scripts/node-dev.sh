@@ -8,11 +8,17 @@
 #                      [--auth-timeout S] [--failure-delay-ms MS] [--max-failures N]
 #                      [--max-stanza-bytes N] [--max-depth N] [--log-level L] [--trace a,b]
 #                      [--spif FILE] [--flot true|false]
+#                      [--cluster-secret-file F] [--heartbeat-ms MS] [--dead-after-ms MS]
+#                      [--control-socket PATH]
 #       writes DIR/node.cfg (absolute paths). --domain, --c2s/--c2s-tls and --spif may repeat
 #       or take comma-separated lists. Without --cert/--pkcs12 a self-signed certificate for
 #       the first domain is made in DIR (scripts/gen-cert.sh). --spif loads security policies
 #       (policy.spif, e.g. policy/spif/palisade-sample.xml); --flot (default true) puts the
 #       display marking in the body for clients without label support (policy.flot).
+#       --cluster-secret-file makes the node a cluster member (cluster.curve_secret_file, from
+#       palisadectl node keygen; its xmppNode entry: palisadectl node add, or cluster-dev.sh);
+#       --heartbeat-ms and --dead-after-ms set cluster.*. --control-socket (default
+#       DIR/ctl.sock) is where palisadectl status asks the node (control.socket).
 #   node-dev.sh start DIR
 #       starts $PALISADE (default build/node/palisade) -c DIR/node.cfg in the background,
 #       log in DIR/node.log, pid in DIR/node.pid; waits up to $NODE_READY_TIMEOUT seconds
@@ -51,6 +57,7 @@ cmd_config() {
     local name= domains=() c2s=() c2s_tls=() ldap_env= tls_required=true cert= key=
     local p12= p12pw= auth_timeout=30 fail_delay=1000 max_fail=5 max_bytes=262144 max_depth=64
     local level=info trace= spifs=() flot=
+    local cluster_secret= heartbeat_ms= dead_after_ms= control_socket=
     while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || die "option $1 needs a value"
         case "$1" in
@@ -75,6 +82,10 @@ cmd_config() {
             --spif) spifs+=("$2") ;;
             --flot)
                 case "$2" in true|false) flot=$2 ;; *) die "--flot true|false" ;; esac ;;
+            --cluster-secret-file) cluster_secret=$2 ;;
+            --heartbeat-ms) heartbeat_ms=$2 ;;
+            --dead-after-ms) dead_after_ms=$2 ;;
+            --control-socket) control_socket=$2 ;;
             *) die "unknown option $1" ;;
         esac
         shift 2
@@ -125,6 +136,28 @@ cmd_config() {
         policy_block="policy = { flot = $flot; };"
     fi
 
+    local cluster_block=
+    if [ -n "$cluster_secret" ]; then
+        cluster_block="cluster = { curve_secret_file = \"$(abspath "$cluster_secret")\";"
+        [ -z "$heartbeat_ms" ] || cluster_block+=" heartbeat_ms = $heartbeat_ms;"
+        [ -z "$dead_after_ms" ] || cluster_block+=" dead_after_ms = $dead_after_ms;"
+        cluster_block+=" };"
+    elif [ -n "$heartbeat_ms$dead_after_ms" ]; then
+        die "config: --heartbeat-ms and --dead-after-ms need --cluster-secret-file"
+    fi
+    local control_block=
+    if [ -n "$control_socket" ]; then
+        case "$control_socket" in /*) ;; *) control_socket=$PWD/$control_socket ;; esac
+        [ ${#control_socket} -lt 108 ] || die "config: the control socket path $control_socket is over 107 bytes (sun_path); pass a shorter --control-socket"
+    else
+        control_socket=$dir/ctl.sock
+        if [ ${#control_socket} -ge 108 ]; then
+            say "warning: $control_socket is over 107 bytes (sun_path): no control socket (pass a shorter --control-socket)"
+            control_socket=
+        fi
+    fi
+    [ -z "$control_socket" ] || control_block="control = { socket = \"$control_socket\"; };"
+
     local listen=
     [ ${#c2s[@]} -gt 0 ] && listen+="c2s = [$(cfg_list "${c2s[@]}")]; "
     [ ${#c2s_tls[@]} -gt 0 ] && listen+="c2s_tls = [$(cfg_list "${c2s_tls[@]}")]; "
@@ -150,9 +183,12 @@ ldap = {
     users = "$LDAP_USERS";
 };
 $policy_block
+$cluster_block
+$control_block
 CFG
     mv "$dir/node.cfg.tmp" "$dir/node.cfg"
     say "wrote $dir/node.cfg (node $name, domains ${domains[*]}, c2s ${c2s[*]:-none}, c2s_tls ${c2s_tls[*]:-none}, tls.required $tls_required, policies ${spif_list:-none})"
+    [ -z "$cluster_secret" ] || say "  cluster member: key $cluster_secret${heartbeat_ms:+, heartbeat ${heartbeat_ms} ms}${dead_after_ms:+, dead after ${dead_after_ms} ms}; control socket ${control_socket:-none}"
 }
 
 node_pid() {
