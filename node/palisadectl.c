@@ -410,29 +410,41 @@ user_dn(const struct ctl *c, const char *jid)
     return dn;
 }
 
-/* The entry holding xmppJID=jid under users, or NULL. */
-static char *
-user_find(struct ctl *c, const char *jid, bool *enabled)
+/* Searches users for the entry holding xmppJID=jid, with attrs: PAL_OK and *e
+ * (NULL when there is none), or PAL_ENOMEM or PAL_ELDAP (a failed search is
+ * reported). *e lies in *res, which the caller frees with ldap_msgfree() either
+ * way. */
+static int
+user_search(struct ctl *c, const char *jid, char **attrs, LDAPMessage **res, LDAPMessage **e)
 {
     struct berval bv = {strlen(jid), (char *)jid};
     struct berval esc = {0, NULL};
+    *res = NULL;
+    *e = NULL;
     if (ldap_bv2escaped_filter_value(&bv, &esc) != 0)
-        return NULL;
+        return PAL_ENOMEM;
     char *filter = xasprintf("(&(objectClass=xmppUser)(xmppJID=%s))", esc.bv_val);
     ber_memfree(esc.bv_val);
-    char *attrs[] = {"xmppAccountEnabled", NULL};
-    LDAPMessage *res = NULL;
-    char *dn = NULL;
     int rc = ldap_search_ext_s(c->ld, c->users, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
-                               NULL, 2, &res);
+                               NULL, 2, res);
     free(filter);
     if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
         ldap_diag(c->ld, rc, "search", NULL);
-        ldap_msgfree(res);
-        return NULL;
+        return PAL_ELDAP;
     }
-    LDAPMessage *e = ldap_first_entry(c->ld, res);
-    if (e) {
+    *e = ldap_first_entry(c->ld, *res);
+    return PAL_OK;
+}
+
+/* The DN of the entry holding xmppJID=jid under users, or NULL. */
+static char *
+user_find(struct ctl *c, const char *jid, bool *enabled)
+{
+    char *attrs[] = {"xmppAccountEnabled", NULL};
+    LDAPMessage *res;
+    LDAPMessage *e;
+    char *dn = NULL;
+    if (user_search(c, jid, attrs, &res, &e) == PAL_OK && e) {
         char *d = ldap_get_dn(c->ld, e);
         dn = xstrdup(d);
         ldap_memfree(d);
@@ -443,6 +455,16 @@ user_find(struct ctl *c, const char *jid, bool *enabled)
         }
     }
     ldap_msgfree(res);
+    return dn;
+}
+
+/* user_find() for commands on an existing user: NULL is reported. */
+static char *
+user_require(struct ctl *c, const char *jid, bool *enabled)
+{
+    char *dn = user_find(c, jid, enabled);
+    if (!dn)
+        fail("list accounts with: user list", "no user %s", jid);
     return dn;
 }
 
@@ -565,6 +587,20 @@ mods_secrets(struct mods *ms, int op, const struct secrets *s)
     mods_str(ms, op, "userPassword", s->ssha);
     struct berval sc[2] = {{strlen(s->scram1), s->scram1}, {strlen(s->scram256), s->scram256}};
     mods_add(ms, op, "xmppScramSecret", sc, 2);
+}
+
+/* Replaces attr of the user's entry with vals (n = 0 deletes it). */
+static int
+user_replace(struct ctl *c, const char *dn, const char *attr, const struct berval *vals, size_t n)
+{
+    struct mods ms = {0};
+    mods_add(&ms, LDAP_MOD_REPLACE, attr, vals, n);
+    int rc = ldap_modify_ext_s(c->ld, dn, ms.p, NULL, NULL);
+    if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, dn, NULL);
+        return PAL_ELDAP;
+    }
+    return PAL_OK;
 }
 
 /* The attributes of a new user entry; name NULL = the local part. */
@@ -750,11 +786,9 @@ cmd_user_passwd(struct ctl *c, int argc, char **argv)
     int ret = 1;
     struct secrets s = {0};
     char *pw = NULL;
-    char *dn = user_find(c, jid, NULL);
-    if (!dn) {
-        fail("list accounts with: user list", "no user %s", jid);
+    char *dn = user_require(c, jid, NULL);
+    if (!dn)
         goto out;
-    }
     pw = read_password(o.pw_file, o.pw_stdin);
     if (!pw)
         goto out;
@@ -797,9 +831,8 @@ cmd_user_del(struct ctl *c, int argc, char **argv)
     char *jid = user_jid(c, argv[0]);
     if (!jid)
         return 1;
-    char *dn = user_find(c, jid, NULL);
+    char *dn = user_require(c, jid, NULL);
     if (!dn) {
-        fail("list accounts with: user list", "no user %s", jid);
         free(jid);
         return 1;
     }
@@ -852,19 +885,13 @@ user_set_enabled(struct ctl *c, int argc, char **argv, bool enable)
     if (!jid)
         return 1;
     bool was = false;
-    char *dn = user_find(c, jid, &was);
+    char *dn = user_require(c, jid, &was);
     int ret = 1;
-    if (!dn) {
-        fail("list accounts with: user list", "no user %s", jid);
+    if (!dn)
         goto out;
-    }
-    struct mods ms = {0};
-    mods_str(&ms, LDAP_MOD_REPLACE, "xmppAccountEnabled", enable ? "TRUE" : "FALSE");
-    int rc = ldap_modify_ext_s(c->ld, dn, ms.p, NULL, NULL);
-    if (rc != LDAP_SUCCESS) {
-        ldap_diag(c->ld, rc, dn, NULL);
+    struct berval bv = {enable ? 4 : 5, enable ? "TRUE" : "FALSE"};
+    if (user_replace(c, dn, "xmppAccountEnabled", &bv, 1) != PAL_OK)
         goto out;
-    }
     printf("%s: user %s %s%s\n", prog, jid, enable ? "enabled" : "disabled",
            was == enable ? " (it was already)" : "");
     ret = 0;
@@ -1358,30 +1385,21 @@ read_label(const struct ctl *c, const struct label_opts *o, struct policy_label 
 static LDAPMessage *
 user_fetch(struct ctl *c, const char *jid, char **attrs, LDAPMessage **res)
 {
-    struct berval bv = {strlen(jid), (char *)jid};
-    struct berval esc = {0, NULL};
-    *res = NULL;
-    if (ldap_bv2escaped_filter_value(&bv, &esc) != 0)
-        return NULL;
-    char *filter = xasprintf("(&(objectClass=xmppUser)(xmppJID=%s))", esc.bv_val);
-    ber_memfree(esc.bv_val);
-    int rc = ldap_search_ext_s(c->ld, c->users, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
-                               NULL, 2, res);
-    free(filter);
-    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-        ldap_diag(c->ld, rc, "search", NULL);
-        return NULL;
-    }
-    LDAPMessage *e = ldap_first_entry(c->ld, *res);
-    if (!e)
+    LDAPMessage *e;
+    if (user_search(c, jid, attrs, res, &e) == PAL_OK && !e)
         fail("list accounts with: user list", "no user %s", jid);
     return e;
 }
 
-/* "der" line: the base64 DER of c, as xmppClearance holds it (LDIF "attr:: b64"). */
+/* The "clearance" line of c, then its "der" line: the base64 DER, as
+ * xmppClearance holds it (LDIF "attr:: b64"). */
 static void
-print_clearance_der(const struct policy_clearance *c)
+print_clearance(const struct policy_set *s, const struct policy_clearance *c)
 {
+    char *text = NULL;
+    policy_clearance_to_text(s, c, &text);
+    printf("clearance  %s\n", text ? text : "(no classification)");
+    free(text);
     unsigned char *der = NULL;
     size_t len = 0;
     if (policy_clearance_to_der(c, &der, &len) != PAL_OK)
@@ -1405,7 +1423,6 @@ user_clearances(struct ctl *c, LDAPMessage *e, struct policy_clearance **cs, siz
     *unreadable = false;
     for (size_t i = 0; i < total; i++) {
         struct policy_clearance *pc = NULL;
-        char *text = NULL;
         if (policy_clearance_from_der((unsigned char *)v[i]->bv_val, v[i]->bv_len, &pc) !=
             PAL_OK) {
             *unreadable = true;
@@ -1413,12 +1430,8 @@ user_clearances(struct ctl *c, LDAPMessage *e, struct policy_clearance **cs, siz
                 printf("clearance  (value %zu of %zu: unreadable DER)\n", i + 1, total);
             continue;
         }
-        if (print) {
-            policy_clearance_to_text(c->policies, pc, &text);
-            printf("clearance  %s\n", text ? text : "(no classification)");
-            free(text);
-            print_clearance_der(pc);
-        }
+        if (print)
+            print_clearance(c->policies, pc);
         if (n < cap)
             cs[n++] = pc;
         else
@@ -1676,13 +1689,8 @@ cmd_label_check(struct ctl *c, int argc, char **argv)
         }
         ldap_value_free_len(dl);
     } else {
-        for (size_t i = 0; i < n; i++) {
-            char *t = NULL;
-            policy_clearance_to_text(c->policies, cs[i], &t);
-            printf("clearance  %s\n", t ? t : "(no classification)");
-            free(t);
-            print_clearance_der(cs[i]);
-        }
+        for (size_t i = 0; i < n; i++)
+            print_clearance(c->policies, cs[i]);
     }
     struct policy_decision rd;
     struct policy_decision sd;
@@ -1710,20 +1718,6 @@ out:
 }
 
 /* ---- user clearance / label-support / default-label / show ------------------------- */
-
-/* Replaces attr of the user's entry with vals (n = 0 deletes it). */
-static int
-user_replace(struct ctl *c, const char *dn, const char *attr, const struct berval *vals, size_t n)
-{
-    struct mods ms = {0};
-    mods_add(&ms, LDAP_MOD_REPLACE, attr, vals, n);
-    int rc = ldap_modify_ext_s(c->ld, dn, ms.p, NULL, NULL);
-    if (rc != LDAP_SUCCESS) {
-        ldap_diag(c->ld, rc, dn, NULL);
-        return PAL_ELDAP;
-    }
-    return PAL_OK;
-}
 
 static int
 cmd_user_clearance(struct ctl *c, int argc, char **argv)
@@ -1779,11 +1773,9 @@ cmd_user_clearance(struct ctl *c, int argc, char **argv)
         vals[i] = (struct berval){len, (char *)ders[i]};
     }
     ret = 1;
-    dn = user_find(c, jid, NULL);
-    if (!dn) {
-        fail("list accounts with: user list", "no user %s", jid);
+    dn = user_require(c, jid, NULL);
+    if (!dn)
         goto out;
-    }
     if (user_replace(c, dn, "xmppClearance", vals, ntext) != PAL_OK)
         goto out;
     if (ntext == 0)
@@ -1823,11 +1815,9 @@ cmd_user_label_support(struct ctl *c, int argc, char **argv)
     if (!jid)
         return 2;
     int ret = 1;
-    char *dn = user_find(c, jid, NULL);
-    if (!dn) {
-        fail("list accounts with: user list", "no user %s", jid);
+    char *dn = user_require(c, jid, NULL);
+    if (!dn)
         goto out;
-    }
     struct berval bv = {on ? 4 : 5, on ? "TRUE" : "FALSE"};
     if (user_replace(c, dn, "xmppLabelSupport", &bv, dflt ? 0 : 1) != PAL_OK)
         goto out;
