@@ -33,7 +33,7 @@
 #define DEFAULT_MAX_FRAME (16u << 20)
 #define MAX_FRAME_LIMIT (1u << 30)
 #define DRAIN_BUDGET 1024
-#define HANDSHAKE_IVL_MS 5000
+#define HANDSHAKE_IVL_MS 5000 /* a connection must finish CURVE + ZAP by then */
 #define DROP_LOG_EVERY_MS 1000
 
 uint64_t
@@ -144,8 +144,8 @@ key_decode(const char *z85, uint8_t out[32])
  * The ROUTER.
  */
 
-static void
-setopt_int(void *s, int opt, int v)
+void
+cluster_setopt_int(void *s, int opt, int v)
 {
     if (zmq_setsockopt(s, opt, &v, sizeof(v)) != 0)
         log_warn("cluster setsockopt-failed option=%d error=%s", opt, zmq_strerror(zmq_errno()));
@@ -159,12 +159,14 @@ setopt_int(void *s, int opt, int v)
  * own heartbeats decide liveness; a down link gets a new socket. TCP
  * keepalive only reaps connections of vanished hosts. */
 void
-cluster_socket_keepalive(void *s)
+cluster_socket_common(void *s)
 {
-    setopt_int(s, ZMQ_TCP_KEEPALIVE, 1);
-    setopt_int(s, ZMQ_TCP_KEEPALIVE_IDLE, 10);
-    setopt_int(s, ZMQ_TCP_KEEPALIVE_INTVL, 5);
-    setopt_int(s, ZMQ_TCP_KEEPALIVE_CNT, 3);
+    cluster_setopt_int(s, ZMQ_LINGER, 0);
+    cluster_setopt_int(s, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS);
+    cluster_setopt_int(s, ZMQ_TCP_KEEPALIVE, 1);
+    cluster_setopt_int(s, ZMQ_TCP_KEEPALIVE_IDLE, 10);
+    cluster_setopt_int(s, ZMQ_TCP_KEEPALIVE_INTVL, 5);
+    cluster_setopt_int(s, ZMQ_TCP_KEEPALIVE_CNT, 3);
 }
 
 static void router_drain(struct cluster *c);
@@ -188,11 +190,9 @@ router_open(struct cluster *c)
     s = zmq_socket(c->ctx, ZMQ_ROUTER);
     if (s == NULL)
         goto fail;
-    setopt_int(s, ZMQ_LINGER, 0);
-    setopt_int(s, ZMQ_RCVHWM, c->hwm);
-    setopt_int(s, ZMQ_CURVE_SERVER, 1);
-    setopt_int(s, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS);
-    cluster_socket_keepalive(s);
+    cluster_socket_common(s);
+    cluster_setopt_int(s, ZMQ_RCVHWM, c->hwm);
+    cluster_setopt_int(s, ZMQ_CURVE_SERVER, 1);
     if (zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->secret_z85, CLUSTER_KEY_Z85_LEN) != 0 ||
         zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, CLUSTER_ZAP_DOMAIN, strlen(CLUSTER_ZAP_DOMAIN)) != 0)

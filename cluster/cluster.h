@@ -53,8 +53,9 @@ struct cluster_settings {
     const char *bind_endpoint;    /* NULL: bind our member endpoint; else this one
                                    * (e.g. tcp://0.0.0.0:7400 behind NAT) */
     int heartbeat_ms;             /* default 200 */
-    int dead_after_ms;            /* default 1500; a peer silent this long is down;
-                                   * at least 2 heartbeats, at most 2999 */
+    int dead_after_ms;            /* default 1500; a peer silent this long is down
+                                   * (2 heartbeats..60000; issue 4 wants a death
+                                   * noticed within 3 s: keep it <= 3000 - heartbeat) */
     int hwm;                      /* ZeroMQ high-water mark per link (messages); default 1000 */
     size_t max_queue;             /* messages held per peer (waiting + unacknowledged);
                                    * beyond it cluster_send says PAL_ELIMIT; default 10000 */

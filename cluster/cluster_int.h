@@ -146,8 +146,10 @@ struct cluster {
 
 /* cluster.c */
 uint64_t cluster_now_ms(void);
-/* TCP keepalive on a socket; no ZMTP heartbeats (see cluster.c). */
-void cluster_socket_keepalive(void *s);
+/* Socket options every cluster socket gets (see cluster.c): linger 0, the
+ * handshake limit, TCP keepalive, and deliberately no ZMTP heartbeats. */
+void cluster_socket_common(void *s);
+void cluster_setopt_int(void *s, int opt, int v);
 struct cluster_peer *cluster_peer_by_name(const struct cluster *c, const char *name);
 struct cluster_peer *cluster_peer_by_key(const struct cluster *c, const uint8_t key[32]);
 /* Logs a dropped message, rate-limited. */

@@ -33,7 +33,6 @@
 
 #define RECONNECT_IVL_MS 100
 #define RECONNECT_IVL_MAX_MS 2000
-#define HANDSHAKE_IVL_MS 5000
 
 void
 cluster_payload_unref(struct cluster_payload *pl)
@@ -113,15 +112,6 @@ on_dealer_fd(struct ev_loop *loop, int fd, unsigned events, void *arg)
         cluster_link_pump(p);
 }
 
-static void
-setopt_int(void *s, int opt, int v)
-{
-    /* Options and values are fixed and valid for a DEALER or ROUTER; a failure
-     * would be a libzmq without the option, which the build rules out. */
-    if (zmq_setsockopt(s, opt, &v, sizeof(v)) != 0)
-        log_warn("cluster setsockopt-failed option=%d error=%s", opt, zmq_strerror(zmq_errno()));
-}
-
 int
 cluster_link_open(struct cluster_peer *p)
 {
@@ -134,13 +124,11 @@ cluster_link_open(struct cluster_peer *p)
     s = zmq_socket(c->ctx, ZMQ_DEALER);
     if (s == NULL)
         goto fail;
-    setopt_int(s, ZMQ_LINGER, 0);
-    setopt_int(s, ZMQ_IMMEDIATE, 1);
-    setopt_int(s, ZMQ_SNDHWM, c->hwm);
-    setopt_int(s, ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS);
-    setopt_int(s, ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS);
-    setopt_int(s, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS);
-    cluster_socket_keepalive(s);
+    cluster_socket_common(s);
+    cluster_setopt_int(s, ZMQ_IMMEDIATE, 1);
+    cluster_setopt_int(s, ZMQ_SNDHWM, c->hwm);
+    cluster_setopt_int(s, ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS);
+    cluster_setopt_int(s, ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS);
     if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, p->key_z85, CLUSTER_KEY_Z85_LEN) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->self_key_z85, CLUSTER_KEY_Z85_LEN) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->secret_z85, CLUSTER_KEY_Z85_LEN) != 0)

@@ -495,6 +495,21 @@ test_cluster_three_nodes_broadcast(void **state)
     run_for(f, 2 * HB_MS);
     assert_true(f->n[1].n_msgs[0] == 1 && f->n[2].n_msgs[0] == 1);
     assert_int_equal(f->n[2].last_type, 3);
+
+    /* c stops: a and b see it go, and carry on between themselves. */
+    node_stop(&f->n[2]);
+    {
+        struct pair ac = {0, 2};
+        struct pair bc = {1, 2};
+
+        assert_true(run_until(f, cond_down_seen, &ac, DEAD_MS + MARGIN_MS));
+        assert_true(run_until(f, cond_down_seen, &bc, DEAD_MS + MARGIN_MS));
+    }
+    assert_int_equal(cluster_broadcast(f->n[1].c, 4, &fr, 1), PAL_OK);
+    want = (struct count){0, 1, 1};
+    assert_true(run_until(f, cond_msgs, &want, 2000));
+    assert_true(cluster_peer_is_up(f->n[0].c, "b"));
+    assert_int_equal(f->n[0].n_down[1], 0);
 }
 
 static void
@@ -648,9 +663,12 @@ test_cluster_crash_and_restart_is_down_then_up(void **state)
     size_t i;
 
     link_two(f, 0, 1, NULL);
-    /* A crash: no goodbye (close b's sockets under it first). */
+    /* A crash: no goodbye (close b's sockets under it first), and three
+     * messages from a that b never acknowledges. */
     for (i = 0; i < f->n[1].c->n_peers; i++)
         cluster_link_close(f->n[1].c->peers[i]);
+    for (i = 1; i <= 3; i++)
+        assert_int_equal(send_counter(f, 0, 1, i, "lost with b"), PAL_OK);
     node_stop(&f->n[1]);
     t0 = now_ms();
     node_start(f, 1, NULL);
@@ -661,6 +679,11 @@ test_cluster_crash_and_restart_is_down_then_up(void **state)
     assert_string_equal(f->n[0].log, "+b -b +b");
     assert_true(f->n[0].down_at[1] - t0 < DEAD_MS);
     assert_true(f->n[0].up_at[1] >= f->n[0].down_at[1]);
+    /* The three came back to a; the new b never saw them. */
+    assert_int_equal(f->n[0].n_undelivered[1], 3);
+    assert_true(f->n[0].undelivered_first == 1);
+    run_for(f, 2 * HB_MS);
+    assert_int_equal(f->n[1].n_msgs[0], 0);
 }
 
 static void
