@@ -46,6 +46,7 @@ struct bench_opts {
     double settle;          /* idle: seconds before each memory reading */
     int body_bytes;         /* extra body padding per message */
     const char *label_file; /* <securitylabel/> XML put in every message */
+    const char *scram_cache;  /* file keeping salted passwords between runs */
     char *label;            /* its contents */
     pid_t pids[BENCH_MAX_PIDS];
     int n_pids;
@@ -75,8 +76,11 @@ double bench_hist_quantile_us(const struct bench_hist *h, double q);
 
 /* CPU seconds (utime + stime) of a process from /proc/PID/stat; < 0 on error. */
 double bench_proc_cpu_s(pid_t pid);
+/* User CPU seconds, and system seconds into *sys_s; < 0 on error. */
+double bench_proc_cpu_split(pid_t pid, double *sys_s);
 /* The sum over the --server-pid processes; < 0 when none is readable. */
 double bench_servers_cpu_s(void);
+double bench_servers_cpu_split(double *sys_s);
 /* VmRSS of a process in KiB from /proc/PID/status; < 0 on error. */
 long bench_proc_rss_kib(pid_t pid);
 double bench_self_cpu_s(void);
@@ -127,6 +131,10 @@ const char *scram_client_final(struct scram *s, const char *server_first, size_t
 /* Checks the server signature of the final "v=..." message. */
 bool scram_server_final_ok(struct scram *s, const char *msg, size_t len);
 size_t scram_cache_size(void);
+/* The cache in a file (the salted password is as secret as the password:
+ * bench accounts only). Load returns the entries read (0 without a file). */
+int scram_cache_load(const char *path);
+int scram_cache_save(const char *path);
 
 /* Base64 into out (cap >= 4 * ceil(n / 3) + 1); returns the length. */
 size_t bench_b64_encode(const void *in, size_t n, char *out);

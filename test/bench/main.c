@@ -68,12 +68,12 @@ usage(FILE *out)
             "  --users U             login: distinct users to cycle through (default n)\n"
             "  -n N                  login: logins; idle: sessions; parse: repetitions\n"
             "  -c, --concurrency C   connections being set up at once (default 50)\n"
-            "  --warmup N            login: untimed logins first (default: U for SCRAM, 0 "
-            "for PLAIN)\n"
+            "  --warmup N            login: untimed logins first (default: U for SCRAM without "
+            "--scram-cache, else 0)\n"
             "  --pairs P             messages: sender/receiver pairs (default 50)\n"
             "  --rate R              messages: R msgs/s in total (default 0 = flat out)\n"
             "  --window W            messages in flight per direction (default 16 flat out, "
-            "1000 at a rate)\n"
+            "100 at a rate)\n"
             "  --duration S          messages: seconds measured (default 5)\n"
             "  --warmup-s S          messages: seconds of traffic before measuring (default 1)\n"
             "  --body-bytes B        messages: extra body text per message (default 0)\n"
@@ -84,6 +84,8 @@ usage(FILE *out)
             "(default 1)\n"
             "  --server-pid PID[,PID..]  server processes: CPU from /proc (summed), RSS of the "
             "first\n"
+            "  --scram-cache FILE    keep SCRAM salted passwords in FILE between runs (no "
+            "warm-up needed)\n"
             "  -q, --quiet           only the RESULT line and the summary\n");
 }
 
@@ -154,7 +156,7 @@ main(int argc, char **argv)
 {
     enum { O_SERVER = 256, O_HOST, O_PORT, O_DOMAIN, O_TLS, O_MECH, O_PREFIX, O_WIDTH,
            O_PASSWORD, O_OFFSET, O_USERS, O_WARMUP, O_PAIRS, O_RATE, O_WINDOW, O_DURATION,
-           O_WARMUP_S, O_BODY, O_LABEL, O_HOLD, O_SETTLE, O_PID };
+           O_WARMUP_S, O_BODY, O_LABEL, O_HOLD, O_SETTLE, O_PID, O_CACHE };
     static const struct option longopts[] = {
         {"scenario", required_argument, NULL, 's'},
         {"server", required_argument, NULL, O_SERVER},
@@ -180,6 +182,7 @@ main(int argc, char **argv)
         {"hold", required_argument, NULL, O_HOLD},
         {"settle", required_argument, NULL, O_SETTLE},
         {"server-pid", required_argument, NULL, O_PID},
+        {"scram-cache", required_argument, NULL, O_CACHE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -229,6 +232,7 @@ main(int argc, char **argv)
         case O_WARMUP_S: bench_opt.warmup_s = real_arg("--warmup-s", optarg); break;
         case O_BODY: bench_opt.body_bytes = (int)num_arg("--body-bytes", optarg, 0, 100000); break;
         case O_LABEL: bench_opt.label_file = optarg; break;
+        case O_CACHE: bench_opt.scram_cache = optarg; break;
         case O_HOLD: bench_opt.hold = real_arg("--hold", optarg); break;
         case O_SETTLE: bench_opt.settle = real_arg("--settle", optarg); break;
         case O_PID: {
@@ -258,7 +262,7 @@ main(int argc, char **argv)
     if (bench_opt.users == 0)
         bench_opt.users = (int)bench_opt.n;
     if (bench_opt.window == 0)
-        bench_opt.window = bench_opt.rate > 0 ? 1000 : 16;
+        bench_opt.window = bench_opt.rate > 0 ? 100 : 16;
     if (bench_opt.label_file)
         bench_opt.label = read_all(bench_opt.label_file);
     for (int i = 0; i < bench_opt.n_pids; i++) {
@@ -272,6 +276,10 @@ main(int argc, char **argv)
     raise_fd_limit();
     setvbuf(stdout, NULL, _IOLBF, 0);
 
+    if (bench_opt.scram_cache) {
+        int n = scram_cache_load(bench_opt.scram_cache);
+        bench_log("SCRAM cache %s: %d salted passwords", bench_opt.scram_cache, n);
+    }
     int rc;
     if (strcmp(bench_opt.scenario, "login") == 0)
         rc = scenario_login();
@@ -288,6 +296,8 @@ main(int argc, char **argv)
         usage(stderr);
         rc = 2;
     }
+    if (bench_opt.scram_cache && scram_cache_save(bench_opt.scram_cache) != 0)
+        fprintf(stderr, "palisade-bench: cannot write %s\n", bench_opt.scram_cache);
     free(bench_opt.label);
     return rc;
 }

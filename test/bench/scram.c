@@ -92,6 +92,60 @@ scram_cache_size(void)
     return cache.n;
 }
 
+static bool cache_dirty;
+
+/* Lines "iterations salt-base64 salted-password-hex". */
+int
+scram_cache_load(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned iters;
+        char salt[256];
+        char hex[2 * SCRAM_HASH_LEN + 1];
+        if (sscanf(line, "%u %255s %64s", &iters, salt, hex) != 3 ||
+            strlen(hex) != 2 * SCRAM_HASH_LEN)
+            continue;
+        struct scram_cache_entry *e = scram_cache_find(salt, iters, true);
+        for (int i = 0; i < SCRAM_HASH_LEN; i++) {
+            unsigned v;
+            sscanf(hex + 2 * i, "%2x", &v);
+            e->salted[i] = (unsigned char)v;
+        }
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+int
+scram_cache_save(const char *path)
+{
+    if (!cache_dirty)
+        return 0;
+    char *tmp = xasprintf("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        free(tmp);
+        return -1;
+    }
+    for (size_t i = 0; i < cache.cap; i++) {
+        if (!cache.v[i].salt)
+            continue;
+        fprintf(f, "%u %s ", cache.v[i].iters, cache.v[i].salt);
+        for (int k = 0; k < SCRAM_HASH_LEN; k++)
+            fprintf(f, "%02x", cache.v[i].salted[k]);
+        fputc('\n', f);
+    }
+    int rc = fclose(f) == 0 && rename(tmp, path) == 0 ? 0 : -1;
+    free(tmp);
+    return rc;
+}
+
 size_t
 bench_b64_encode(const void *in, size_t n, char *out)
 {
@@ -212,6 +266,7 @@ scram_client_final(struct scram *s, const char *server_first, size_t len)
         free(salt);
         ce = scram_cache_find(salt_str, iters, true);
         memcpy(ce->salted, salted, sizeof salted);
+        cache_dirty = true;
     }
     free(salt_str);
 

@@ -90,6 +90,14 @@ bench_hist_quantile_us(const struct bench_hist *h, double q)
 double
 bench_proc_cpu_s(pid_t pid)
 {
+    double sys = 0;
+    double user = bench_proc_cpu_split(pid, &sys);
+    return user < 0 ? -1 : user + sys;
+}
+
+double
+bench_proc_cpu_split(pid_t pid, double *sys_s)
+{
     char path[64];
     char line[2048];
     snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
@@ -109,22 +117,35 @@ bench_proc_cpu_s(pid_t pid)
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
         return -1;
     long tck = sysconf(_SC_CLK_TCK);
-    return (double)(utime + stime) / (double)(tck > 0 ? tck : 100);
+    double hz = (double)(tck > 0 ? tck : 100);
+    *sys_s = (double)stime / hz;
+    return (double)utime / hz;
 }
 
 double
 bench_servers_cpu_s(void)
 {
-    double sum = 0;
+    double sys;
+    double user = bench_servers_cpu_split(&sys);
+    return user < 0 ? -1 : user + sys;
+}
+
+double
+bench_servers_cpu_split(double *sys_s)
+{
+    double user = 0;
     bool any = false;
+    *sys_s = 0;
     for (int i = 0; i < bench_opt.n_pids; i++) {
-        double v = bench_proc_cpu_s(bench_opt.pids[i]);
+        double sys = 0;
+        double v = bench_proc_cpu_split(bench_opt.pids[i], &sys);
         if (v >= 0) {
-            sum += v;
+            user += v;
+            *sys_s += sys;
             any = true;
         }
     }
-    return any ? sum : -1;
+    return any ? user : -1;
 }
 
 long

@@ -1,0 +1,548 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# compare.sh - Palisade against Prosody on this machine, side by side.
+#
+# Starts a scratch slapd (scripts/slapd-dev.sh, port 3990) with the bench users
+# bench00000..benchNNNNN@localhost (password bench-secret, imported with
+# palisadectl user import, all given a SECRET clearance), a Palisade node
+# (build/, RelWithDebInfo without sanitizers; c2s 16222 with tls.required false,
+# direct TLS 16223; policy.spif = the sample policy) and a Prosody (Debian's
+# 0.12, own config and data in the scratch folder, c2s 16322, direct TLS 16323,
+# the same users written straight into its internal_hashed account files). Each
+# server and its helpers are pinned to CPU 0, the load generator
+# (palisade-bench) to CPU 1. Every scenario runs against each server in turn,
+# A B A B; the table shows the better of the two rounds of each figure. Loopback
+# only; everything started here is stopped on exit (also on Ctrl-C).
+#
+# Usage: test/bench/compare.sh [--quick | --full] [--out FILE] [--rounds N]
+#                              [--no-build] [--keep] [--wait-quiet SECONDS]
+#   --quick        small counts, under 3 minutes (default)
+#   --full         larger counts and more rates (10,000 idle TLS sessions), under 15 minutes
+#   --out FILE     the markdown table (default test/bench/results.md)
+#   --rounds N     rounds per scenario and server (default 2)
+#   --no-build     use build/ as it is (default: scripts/build.sh build first)
+#   --keep         keep the scratch folder (logs, configs, raw RESULT lines)
+#   --wait-quiet S wait up to S seconds for the 1-minute load average to drop
+#                  under 0.5 before measuring (default 0: measure at once)
+#
+# Prosody runs with only roster, saslauth, tls and disco (plus the modules it
+# always loads: c2s, presence, message, iq, offline); s2s is disabled, and the
+# Debian defaults that would skew the comparison are off: limits (a 10 kB/s
+# c2s rate limit), carbons, smacks, csi_simple, blocklist, pep, mam, vcard,
+# register, admin modules. Its passwords are SCRAM-SHA-256 with 4096
+# iterations, like Palisade's. Palisade's CPU figures include slapd's (PLAIN
+# is checked with an LDAP bind); its memory figures are the node's alone.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+
+mode=quick
+out=$top/test/bench/results.md
+rounds=2
+build=yes
+keep=
+wait_quiet=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) mode=quick ;;
+        --full) mode=full ;;
+        --out) out=$2; shift ;;
+        --rounds) rounds=$2; shift ;;
+        --no-build) build= ;;
+        --keep) keep=yes ;;
+        --wait-quiet) wait_quiet=$2; shift ;;
+        -h|--help) sed -n '3,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "compare: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+case "$out" in /*) ;; *) out=$PWD/$out ;; esac
+started_at=$SECONDS
+
+say() { printf 'compare: %s\n' "$*"; }
+die() { printf 'compare: error: %s\n' "$*" >&2; exit 1; }
+
+LDAP_PORT=3990
+PAL_PORT=16222
+PAL_TLS_PORT=16223
+PRO_PORT=16322
+PRO_TLS_PORT=16323
+DOMAIN=localhost
+PASSWORD=bench-secret
+SPIF=$top/policy/spif/palisade-sample.xml
+CLEARANCE='policy=PALISADE class=SECRET categories=NATO,EU,GBR,FRA,DEU,USA'
+LABEL='policy=PALISADE class=CONFIDENTIAL categories=NATO,GBR'
+
+if [ "$mode" = quick ]; then
+    USERS=1000
+    LOGIN_SCRAM_N=1000; LOGIN_TLS_N=300; LOGIN_USERS=300; LOGIN_C=50
+    PAIRS=50; WARM_S=0.5; DUR_S=1.5
+    RATES="2000 10000"
+    LABEL_RATES=""
+    IDLE_N=1000; IDLE_TLS_N=500; IDLE_HOLD=1
+else
+    USERS=10000
+    LOGIN_SCRAM_N=5000; LOGIN_TLS_N=1000; LOGIN_USERS=1000; LOGIN_C=50
+    PAIRS=50; WARM_S=1; DUR_S=5
+    RATES="2000 5000 10000"
+    LABEL_RATES="2000"
+    IDLE_N=5000; IDLE_TLS_N=10000; IDLE_HOLD=5
+fi
+
+# ---- preconditions ----
+
+for t in prosody setpriv taskset python3 ldapmodify ss; do
+    command -v "$t" >/dev/null || die "$t is missing (scripts/deps.sh --bench installs what the benchmark needs)"
+done
+[ "$(nproc)" -ge 2 ] || die "this needs two CPUs (server on CPU 0, load generator on CPU 1)"
+for p in $LDAP_PORT $PAL_PORT $PAL_TLS_PORT $PRO_PORT $PRO_TLS_PORT; do
+    if ss -Hltn "sport = :$p" | grep -q .; then
+        die "port $p is in use (ss -ltnp 'sport = :$p'); another benchmark running?"
+    fi
+done
+if [ -n "$build" ]; then
+    say "building Palisade (scripts/build.sh build/, RelWithDebInfo, no sanitizers)"
+    scripts/build.sh "$top/build" >/dev/null || die "the build failed: run scripts/build.sh to see why"
+fi
+PALISADE=$top/build/node/palisade
+PALISADECTL=$top/build/node/palisadectl
+BENCH=$top/build/test/bench/palisade-bench
+for b in "$PALISADE" "$PALISADECTL" "$BENCH"; do
+    [ -x "$b" ] || die "no $b: run scripts/build.sh"
+done
+if grep -q '^SANITIZE:BOOL=ON' "$top/build/CMakeCache.txt" 2>/dev/null; then
+    die "build/ is a sanitizer build; measurements need scripts/build.sh build (no --sanitize)"
+fi
+
+# ---- scratch folder and cleanup ----
+
+scratch=$(mktemp -d /tmp/palisade-bench.XXXXXX)
+chmod 755 "$scratch"
+slapd_up=
+node_up=
+prosody_pid=
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    if [ -n "$prosody_pid" ]; then
+        say "stopping Prosody (pid $prosody_pid)"
+        stop_prosody
+    fi
+    if [ -n "$node_up" ]; then
+        say "stopping the Palisade node"
+        PALISADE=$PALISADE scripts/node-dev.sh stop "$scratch/node" >/dev/null || true
+    fi
+    if [ -n "$slapd_up" ]; then
+        say "stopping slapd"
+        scripts/slapd-dev.sh stop "$scratch/slapd" >/dev/null || true
+    fi
+    if [ -n "$keep" ]; then
+        say "kept $scratch (logs, configs, raw results in $scratch/results.txt)"
+    else
+        rm -rf "$scratch"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; say "interrupted"; exit 130' INT TERM
+
+# ---- the directory and the users ----
+
+say "scratch folder $scratch; mode $mode, $rounds rounds, $USERS users"
+say "starting slapd on 127.0.0.1:$LDAP_PORT (scripts/slapd-dev.sh)"
+scripts/slapd-dev.sh start "$scratch/slapd" "$LDAP_PORT" >"$scratch/slapd-dev.log" 2>&1 ||
+    { cat "$scratch/slapd-dev.log" >&2; die "slapd did not start"; }
+slapd_up=yes
+slapd_pid=$(cat "$scratch/slapd/slapd.pid")
+taskset -a -p -c 0 "$slapd_pid" >/dev/null
+
+ctl() { "$PALISADECTL" --env "$scratch/slapd/env" --spif "$SPIF" --domain "$DOMAIN" "$@"; }
+say "importing $USERS users bench00000..bench$(printf %05d $((USERS - 1))) (palisadectl user import)"
+for ((i = 0; i < USERS; i++)); do printf 'bench%05d@%s %s\n' "$i" "$DOMAIN" "$PASSWORD"; done \
+    >"$scratch/users.txt"
+ctl user import "$scratch/users.txt" | sed 's/^/  /' || die "the import failed"
+
+say "clearance for every bench user: $CLEARANCE (one ldapmodify, DER from palisadectl label check)"
+check=$(ctl label check --clearance "$CLEARANCE" --label "$LABEL") ||
+    die "palisadectl label check failed: $check"
+der=$(awk '$1 == "der" { print $2 }' <<<"$check")
+ess=$(awk '$1 == "ess" { print $2 }' <<<"$check")
+marking=$(sed -n 's/^marking *"\(.*\)".*/\1/p' <<<"$check")
+[ -n "$der" ] && [ -n "$ess" ] || die "no DER in: $check"
+(
+    set +u
+    . "$scratch/slapd/env"
+    for ((i = 0; i < USERS; i++)); do
+        printf 'dn: uid=bench%05d,%s\nchangetype: modify\nreplace: xmppClearance\nxmppClearance:: %s\n\n' \
+            "$i" "$LDAP_USERS" "$der"
+    done | ldapmodify -x -H "$LDAP_URI" -D "$LDAP_ADMIN_DN" -y "$LDAP_ADMIN_SECRET_FILE" >/dev/null
+) || die "setting the clearances failed"
+label_file=$scratch/label.xml
+printf "<securitylabel xmlns='urn:xmpp:sec-label:0'><displaymarking>%s</displaymarking><label><esssecuritylabel xmlns='urn:xmpp:sec-label:ess:0'>%s</esssecuritylabel></label></securitylabel>\n" \
+    "$marking" "$ess" >"$label_file"
+say "label on labelled messages: $LABEL (\"$marking\")"
+
+# ---- Palisade ----
+
+say "writing the Palisade config ($scratch/node/node.cfg: tls.required false, policy.spif)"
+scripts/node-dev.sh config "$scratch/node" --name bench --domain "$DOMAIN" \
+    --c2s "127.0.0.1:$PAL_PORT" --c2s-tls "127.0.0.1:$PAL_TLS_PORT" \
+    --ldap-env "$scratch/slapd/env" --tls-required false --spif "$SPIF" >/dev/null
+
+node_pid=
+start_node() {
+    PALISADE=$PALISADE NODE_READY_TIMEOUT=60 scripts/node-dev.sh start "$scratch/node" >/dev/null ||
+        die "the node did not start (log $scratch/node/node.log)"
+    node_up=yes
+    node_pid=$(cat "$scratch/node/node.pid")
+    taskset -a -p -c 0 "$node_pid" >/dev/null
+}
+stop_node() {
+    PALISADE=$PALISADE scripts/node-dev.sh stop "$scratch/node" >/dev/null || true
+    node_up=
+}
+say "starting the Palisade node on 127.0.0.1:$PAL_PORT, pinned to CPU 0"
+start_node
+
+# ---- Prosody ----
+
+pro=$scratch/prosody
+mkdir -p "$pro/data/localhost/accounts"
+cp "$scratch/node/cert.pem" "$scratch/node/key.pem" "$pro/"
+say "writing $USERS Prosody accounts (internal_hashed, SCRAM-SHA-256, 4096 iterations)"
+python3 - "$pro/data/localhost/accounts" "$USERS" "$PASSWORD" <<'PY'
+import hashlib, hmac, sys
+folder, n, password = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+salt, iters = "palisade-bench-salt", 4096
+salted = hashlib.pbkdf2_hmac("sha256", password, salt.encode(), iters)
+client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+body = ('return {\n\t["iteration_count"] = %d;\n\t["salt"] = "%s";\n\t["server_key"] = "%s";\n'
+        '\t["stored_key"] = "%s";\n};\n') % (iters, salt, server_key.hex(),
+                                          hashlib.sha256(client_key).hexdigest())
+for i in range(n):
+    with open("%s/bench%05d.dat" % (folder, i), "w") as f:
+        f.write(body)
+PY
+cat >"$pro/prosody.cfg.lua" <<CFG
+-- Written by test/bench/compare.sh: a scratch Prosody for the benchmark.
+pidfile = "$pro/prosody.pid"
+data_path = "$pro/data"
+plugin_paths = {}
+interfaces = { "127.0.0.1" }
+c2s_ports = { $PRO_PORT }
+c2s_direct_tls_ports = { $PRO_TLS_PORT }
+s2s_ports = {}
+http_ports = {}
+https_ports = {}
+network_backend = "epoll"
+log = { info = "$pro/prosody.log" }
+-- Only what the scenarios use; see the header of compare.sh for what is off and why.
+modules_enabled = { "roster", "saslauth", "tls", "disco" }
+modules_disabled = { "s2s", "s2s_auth_certs" }
+authentication = "internal_hashed"
+password_hash = "SHA-256"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+ssl = { certificate = "$pro/cert.pem", key = "$pro/key.pem" }
+certificates = "$pro"
+VirtualHost "$DOMAIN"
+CFG
+as_prosody=()
+if [ "$(id -u)" = 0 ]; then
+    chown -R prosody: "$pro"
+    as_prosody=(setpriv --reuid=prosody --regid=prosody --init-groups)
+fi
+
+start_prosody() {
+    : >"$pro/stdout.log"
+    # taskset and setpriv exec: the pid is Prosody's own.
+    taskset -c 0 "${as_prosody[@]}" prosody --config "$pro/prosody.cfg.lua" -F \
+        </dev/null >>"$pro/stdout.log" 2>&1 &
+    prosody_pid=$!
+    local deadline=$((SECONDS + 20))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$PRO_PORT") 2>/dev/null; do
+        kill -0 "$prosody_pid" 2>/dev/null || { tail "$pro/prosody.log" "$pro/stdout.log" >&2; die "Prosody exited"; }
+        [ $SECONDS -lt $deadline ] || die "Prosody does not listen on $PRO_PORT (log $pro/prosody.log)"
+        sleep 0.1
+    done
+}
+stop_prosody() {
+    [ -n "$prosody_pid" ] || return 0
+    kill -TERM "$prosody_pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 15))
+    while kill -0 "$prosody_pid" 2>/dev/null; do
+        if [ $SECONDS -ge $deadline ]; then kill -KILL "$prosody_pid" 2>/dev/null || true; fi
+        sleep 0.1
+    done
+    wait "$prosody_pid" 2>/dev/null || true
+    prosody_pid=
+}
+say "starting Prosody $(dpkg-query -W -f '${Version}' prosody 2>/dev/null) on 127.0.0.1:$PRO_PORT, pinned to CPU 0"
+start_prosody
+
+# ---- measuring ----
+
+# The generator keeps SCRAM salted passwords in a file, as clients do, so no
+# run spends its time in PBKDF2: one untimed pass fills it.
+cache=$scratch/scram.cache
+say "warming the generator's SCRAM cache: one login per user (untimed)"
+taskset -c 1 "$BENCH" -q --port $PAL_PORT --scenario login -n "$USERS" --users "$USERS" -c 100 \
+    --warmup 0 --scram-cache "$cache" >"$scratch/warm.out" 2>&1 ||
+    { cat "$scratch/warm.out" >&2; die "logins to Palisade fail"; }
+taskset -c 1 "$BENCH" -q --port $PRO_PORT --scenario login -n 10 --users 10 -c 5 --warmup 0 \
+    --scram-cache "$cache" >>"$scratch/warm.out" 2>&1 ||
+    { cat "$scratch/warm.out" >&2; die "logins to Prosody fail"; }
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ "$wait_quiet" -gt 0 ]; then
+    deadline=$((SECONDS + wait_quiet))
+    while awk '{ exit !($1 >= 0.5) }' /proc/loadavg && [ $SECONDS -lt $deadline ]; do
+        say "load average $(cut -d' ' -f1 /proc/loadavg): waiting for a quieter machine"
+        sleep 10
+    done
+fi
+say "load average before measuring: $load_before (other work on these cores skews the figures)"
+
+results=$scratch/results.txt
+: >"$results"
+pids_of() { if [ "$1" = palisade ]; then echo "$node_pid,$slapd_pid"; else echo "$prosody_pid"; fi; }
+port_of() {
+    if [ "$2" = direct ]; then
+        if [ "$1" = palisade ]; then echo $PAL_TLS_PORT; else echo $PRO_TLS_PORT; fi
+    else
+        if [ "$1" = palisade ]; then echo $PAL_PORT; else echo $PRO_PORT; fi
+    fi
+}
+
+# run NAME SERVER ROUND TLS -- palisade-bench arguments
+run() {
+    local name=$1 server=$2 round=$3 tls=$4
+    shift 5
+    local line t0=$SECONDS
+    printf 'compare:   %-18s %-8s round %s ... ' "$name" "$server" "$round"
+    if ! line=$(taskset -c 1 "$BENCH" -q --server "$server" --port "$(port_of "$server" "$tls")" \
+            --tls "$tls" --server-pid "$(pids_of "$server")" --scram-cache "$cache" "$@" \
+            2>>"$scratch/bench.err" |
+            tee -a "$scratch/bench.out" | grep '^RESULT'); then
+        line=
+    fi
+    if [ -z "$line" ]; then
+        echo "no result (see $scratch/bench.out)"
+        return 0
+    fi
+    echo "$line" | sed "s/^RESULT /RESULT name=$name round=$round /" >>"$results"
+    echo "$line" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "=");
+        if (kv[1] ~ /^(logins_per_s|msgs_per_s|p99_us|p99_ms|cpu_us_per_msg|cpu_us_per_login|kib_per_session|failed|lost|dup|errors|dropped)$/)
+            printf "%s=%s ", kv[1], kv[2] } }'
+    echo "($((SECONDS - t0)) s)"
+}
+
+# scenario NAME TLS -- arguments: A B A B
+scenario() {
+    local name=$1 tls=$2
+    shift 2
+    for ((r = 1; r <= rounds; r++)); do
+        for s in palisade prosody; do
+            run "$name" "$s" "$r" "$tls" -- "$@"
+        done
+    done
+}
+
+# Idle memory is measured on freshly started servers (no memory kept from
+# earlier scenarios in the allocators).
+idle_scenario() {
+    local name=$1 tls=$2
+    shift 2
+    for ((r = 1; r <= rounds; r++)); do
+        for s in palisade prosody; do
+            if [ "$s" = palisade ]; then stop_node; start_node; else stop_prosody; start_prosody; fi
+            run "$name" "$s" "$r" "$tls" -- "$@"
+        done
+    done
+}
+
+say "login storms ($LOGIN_C at a time; the generator's SCRAM cache is warmed first)"
+scenario login-scram none --scenario login -n "$LOGIN_SCRAM_N" --users "$LOGIN_USERS" -c "$LOGIN_C" \
+    --mech SCRAM-SHA-256
+scenario login-tls-plain starttls --scenario login -n "$LOGIN_TLS_N" --users "$LOGIN_USERS" \
+    -c "$LOGIN_C" --mech PLAIN
+scenario login-tls-scram starttls --scenario login -n "$LOGIN_TLS_N" --users "$LOGIN_USERS" \
+    -c "$LOGIN_C" --mech SCRAM-SHA-256
+
+say "one-to-one messages, $PAIRS pairs (flat out, then at fixed rates)"
+scenario messages-flat none --scenario messages --pairs "$PAIRS" --warmup-s "$WARM_S" \
+    --duration "$DUR_S"
+for rate in $RATES; do
+    scenario "messages-$rate" none --scenario messages --pairs "$PAIRS" --rate "$rate" \
+        --warmup-s "$WARM_S" --duration "$DUR_S"
+done
+say "labelled messages (XEP-0258 label on every message; Prosody passes it through unchecked)"
+scenario labelled-flat none --scenario labelled --label-file "$label_file" --pairs "$PAIRS" \
+    --warmup-s "$WARM_S" --duration "$DUR_S"
+for rate in $LABEL_RATES; do
+    scenario "labelled-$rate" none --scenario labelled --label-file "$label_file" \
+        --pairs "$PAIRS" --rate "$rate" --warmup-s "$WARM_S" --duration "$DUR_S"
+done
+
+say "idle sessions (servers restarted before each run)"
+idle_scenario idle none --scenario idle -n "$IDLE_N" -c 100 --settle 1 --hold "$IDLE_HOLD"
+idle_scenario idle-tls starttls --scenario idle -n "$IDLE_TLS_N" -c 100 --settle 1 \
+    --hold "$IDLE_HOLD"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- the table ----
+
+say "done measuring in $((SECONDS - started_at)) s; load average now $load_after"
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+cmd="test/bench/compare.sh --$mode"
+[ "$rounds" != 2 ] && cmd+=" --rounds $rounds"
+python3 - "$results" "$out" "$mode" "$cpu_model" "$(nproc)" "$(uname -r)" "$load_before" \
+    "$load_after" "$commit" "$cmd" "$(date -u +%Y-%m-%dT%H:%MZ)" "$rounds" <<'PY'
+import sys
+(results, out, mode, cpu, ncpu, kernel, load_before, load_after, commit, cmd, when,
+ rounds) = sys.argv[1:13]
+runs = {}
+for line in open(results):
+    kv = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+    runs.setdefault((kv["name"], kv["server"]), []).append(kv)
+
+def best(name, server, key, higher):
+    vals = []
+    for kv in runs.get((name, server), []):
+        try:
+            v = float(kv[key])
+        except (KeyError, ValueError):
+            continue
+        if v >= 0:
+            vals.append(v)
+    if not vals:
+        return None
+    return max(vals) if higher else min(vals)
+
+def total(name, server, key):
+    return sum(float(kv.get(key, 0)) for kv in runs.get((name, server), []))
+
+def fmt(v, unit):
+    if v is None:
+        return "–"
+    if v >= 1000:
+        s = "{:,.0f}".format(v)
+    elif v >= 100:
+        s = "%.0f" % v
+    elif v >= 10:
+        s = "%.1f" % v
+    else:
+        s = "%.2f" % v
+    return s + (" " + unit if unit else "")
+
+rows = []  # scenario, metric, palisade, prosody, ratio, target
+def row(scen, name, metric, key, unit, higher, target=None, scale=1.0):
+    p = best(name, "palisade", key, higher)
+    q = best(name, "prosody", key, higher)
+    if p is not None: p *= scale
+    if q is not None: q *= scale
+    ratio = None
+    if p and q:
+        ratio = p / q if higher else q / p
+    t = ""
+    if target is not None and ratio is not None:
+        t = ("✓ " if ratio >= target else "✗ ") + "≥ %g×" % target
+    rows.append((scen, metric, fmt(p, unit), fmt(q, unit),
+                 "%.1f×" % ratio if ratio is not None else "–", t))
+
+names = {n for (n, s) in runs}
+def have(n): return n in names
+
+row("login, SCRAM-SHA-256, no TLS", "login-scram", "logins/s", "logins_per_s", "", True, 5)
+row("", "login-scram", "latency p99", "p99_ms", "ms", False)
+row("", "login-scram", "server CPU per login", "cpu_us_per_login", "µs", False)
+row("login, STARTTLS + PLAIN", "login-tls-plain", "logins/s", "logins_per_s", "", True, 5)
+row("", "login-tls-plain", "server CPU per login", "cpu_us_per_login", "µs", False)
+row("login, STARTTLS + SCRAM-SHA-256", "login-tls-scram", "logins/s", "logins_per_s", "", True)
+row("", "login-tls-scram", "server CPU per login", "cpu_us_per_login", "µs", False)
+row("messages, flat out", "messages-flat", "delivered msgs/s", "msgs_per_s", "", True, 6)
+row("", "messages-flat", "server CPU per message", "cpu_us_per_msg", "µs", False)
+for n in sorted((n for n in names if n.startswith("messages-") and n[9:].isdigit()),
+                key=lambda n: int(n[9:])):
+    r = int(n[9:])
+    row("messages at %s/s" % "{:,}".format(r), n, "server CPU per message", "cpu_us_per_msg",
+        "µs", False, 6)
+    row("", n, "delivered msgs/s", "msgs_per_s", "", True)
+    row("", n, "latency p50", "p50_us", "µs", False)
+    row("", n, "latency p99", "p99_us", "µs", False)
+row("labelled (XEP-0258), flat out", "labelled-flat", "delivered msgs/s", "msgs_per_s", "", True)
+row("", "labelled-flat", "server CPU per message", "cpu_us_per_msg", "µs", False)
+for n in sorted((n for n in names if n.startswith("labelled-") and n[9:].isdigit()),
+                key=lambda n: int(n[9:])):
+    row("labelled at %s/s" % "{:,}".format(int(n[9:])), n, "server CPU per message",
+        "cpu_us_per_msg", "µs", False)
+row("idle sessions, no TLS", "idle", "memory per session", "kib_per_session", "KiB", False, 3)
+row("idle sessions, STARTTLS", "idle-tls", "memory per session", "kib_per_session", "KiB", False, 3)
+
+# Palisade's own targets that are not ratios against Prosody.
+notes = []
+lf = best("labelled-flat", "palisade", "msgs_per_s", True)
+mf = best("messages-flat", "palisade", "msgs_per_s", True)
+if lf and mf:
+    notes.append("Labelled throughput is %.0f %% of unlabelled (target ≥ 90 %%): %s."
+                 % (100 * lf / mf, "met" if lf >= 0.9 * mf else "not met"))
+p99 = best("messages-10000", "palisade", "p99_us", False)
+if p99 is not None:
+    notes.append("p99 latency at 10,000 msgs/s is %.2f ms (target < 5 ms): %s."
+                 % (p99 / 1000, "met" if p99 < 5000 else "not met"))
+cpu10 = best("messages-10000", "palisade", "cpu_us_per_msg", False)
+if cpu10 is not None:
+    notes.append("Server CPU per message at 10,000 msgs/s is %.1f µs (target < 16 µs): %s."
+                 % (cpu10, "met" if cpu10 < 16 else "not met"))
+for n in ("idle-tls", "idle"):
+    k = best(n, "palisade", "ready", True)
+    bad = total(n, "palisade", "failed") + total(n, "palisade", "dropped")
+    if k is not None:
+        notes.append("%s: %d sessions up at once on Palisade, %d failed or dropped over %s rounds."
+                     % ("TLS sessions" if n == "idle-tls" else "Plaintext sessions", k, bad, rounds))
+problems = []
+for (n, s), kvs in sorted(runs.items()):
+    for kv in kvs:
+        for k in ("failed", "lost", "dup", "errors", "dropped"):
+            if float(kv.get(k, 0) or 0) > 0:
+                problems.append("%s on %s round %s: %s=%s" % (n, s, kv["round"], k, kv[k]))
+
+w = [max(len(r[i]) for r in rows + [("scenario", "metric", "Palisade", "Prosody", "ratio",
+                                     "target")]) for i in range(6)]
+def line(r): return "| " + " | ".join(r[i].ljust(w[i]) for i in range(6)) + " |"
+table = [line(("scenario", "metric", "Palisade", "Prosody", "ratio", "target")),
+         "|" + "|".join("-" * (w[i] + 2) for i in range(6)) + "|"]
+table += [line(r) for r in rows]
+print()
+print("\n".join(table))
+print()
+for n in notes: print(n)
+if problems:
+    print("Problems:"); [print("  " + p) for p in problems]
+else:
+    print("No failed logins, lost, duplicated or errored messages, or dropped sessions.")
+
+with open(out, "w") as f:
+    f.write("<!-- Written by %s; do not edit by hand. -->\n" % cmd)
+    f.write("Measured %s on %s (%s CPUs, Linux %s), commit %s, with `%s`: "
+            "each server pinned to CPU 0, the load generator to CPU 1, loopback, best of "
+            "%s rounds (A B A B). Load average %s before, %s after (other work was running "
+            "on the machine).\n\n" % (when, cpu, ncpu, kernel, commit, cmd, rounds,
+                                      load_before, load_after))
+    f.write("\n".join(table) + "\n\n")
+    for n in notes: f.write("- " + n + "\n")
+    if problems:
+        f.write("- Problems: " + "; ".join(problems) + "\n")
+    else:
+        f.write("- No failed logins, lost, duplicated or errored messages, or dropped sessions.\n")
+    f.write("- Ratio: how many times better Palisade is (rate ÷ rate, or cost ÷ cost). "
+            "Palisade's CPU includes slapd's; Prosody 0.12 has no XEP-0258 support and passes "
+            "labels through unchecked.\n")
+print("\ncompare: table written to %s" % out)
+PY
+say "total time $((SECONDS - started_at)) s"
