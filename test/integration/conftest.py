@@ -241,6 +241,41 @@ def users(pool, slapd):
 
 
 @pytest.fixture
+def server_default_label(slapd):
+    """server_default_label(text, wait=True): sets the server-wide default label
+    (palisadectl settings default-label, as the administrator) and returns once every
+    running node's replica holds it (wait=False: at once); the test's end clears it
+    again, on every node, so other tests see unlabelled messages stay unlabelled."""
+    base = slapd.env["LDAP_BASE"]
+    state = {"dn": None, "touched": False}
+
+    def settings_dn():
+        found = slapd.ldap_search("(&(objectClass=xmppServerSettings)(!(xmppDomain=*)))",
+                                  ["dn"], base=base)
+        assert len(found) == 1, "expected one server-wide settings entry, found %r" % list(found)
+        return next(iter(found))
+
+    def change(*args):
+        nodes = [n for n in _nodes if n.started and n.alive()]
+        marks = {n.name: len(n.log_text()) for n in nodes}
+        state["touched"] = True
+        slapd.settings("default-label", *args)
+        state["dn"] = state["dn"] or settings_dn()
+        for n in nodes:
+            n.wait_synced(state["dn"], marks[n.name])
+
+    def set_label(text, wait=True):
+        if wait:
+            change(text)
+        else:
+            state["touched"] = True
+            slapd.settings("default-label", text)
+    yield set_label
+    if state["touched"]:
+        change("--clear")
+
+
+@pytest.fixture
 def sample():
     """The sample users alice, bob, carol, dave (read-only use, please)."""
     return H.SAMPLE_USERS

@@ -203,20 +203,19 @@ class Slapd:
         """palisadectl's options for this directory, as its administrator, with SPIFS."""
         args = ["--uri", self.env["LDAP_URI"], "--bind-dn", self.env["LDAP_ADMIN_DN"],
                 "--bind-secret-file", self.env["LDAP_ADMIN_SECRET_FILE"],
-                "--users", self.env["LDAP_USERS"], "--base", self.env["LDAP_BASE"],
-                "--domain", DOMAIN]
+                "--users", self.env["LDAP_USERS"], "--base", self.env["LDAP_BASE"]]
         for f in SPIFS:
             args += ["--spif", f]
         return args
 
     def ctl(self, *args, input=None, check=True):
         """palisadectl user ... with the admin credentials."""
-        return sh([self.palisadectl, "user"] + self.palisadectl_args() + list(args), input=input,
-                  check=check)
+        return sh([self.palisadectl, "user"] + self.palisadectl_args() + ["--domain", DOMAIN] +
+                  list(args), input=input, check=check)
 
     def settings(self, *args, check=True):
-        """palisadectl settings ... with the admin credentials (a --domain goes in args,
-        after the command words)."""
+        """palisadectl settings ... with the admin credentials (a --domain scope goes in
+        args: palisadectl wants it after the command words)."""
         return sh([self.palisadectl] + self.palisadectl_args() + ["settings"] + list(args),
                   check=check)
 
@@ -693,6 +692,10 @@ class Client:
         for st in got:
             self.inbox.remove(st)
         return got
+
+    def wait_until(self, cond, timeout=5, what="a condition"):
+        """Runs the event loop (every client's traffic) until cond() is true; returns it."""
+        return self.h.run(self._until(cond, timeout, what), timeout + 5)
 
     def has(self, pred):
         for st in self.inbox:
