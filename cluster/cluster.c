@@ -422,12 +422,13 @@ cluster_new(struct ev_loop *loop, const struct cluster_settings *s,
                  CLUSTER_NAME_MAX);
         return PAL_ECONFIG;
     }
-    if (!key_decode(s->curve_secret_z85, key) || !key_decode(s->curve_public_z85, key)) {
+    if (!key_decode(s->curve_secret_z85, key) ||
+        (s->curve_public_z85 != NULL && !key_decode(s->curve_public_z85, key)) ||
+        zmq_curve_public(derived, s->curve_secret_z85) != 0) {
         snprintf(err, errlen, "cluster: CURVE keys must be 40-character Z85 strings");
         return PAL_ECONFIG;
     }
-    if (zmq_curve_public(derived, s->curve_secret_z85) != 0 ||
-        strcmp(derived, s->curve_public_z85) != 0) {
+    if (s->curve_public_z85 != NULL && strcmp(derived, s->curve_public_z85) != 0) {
         snprintf(err, errlen, "cluster: the CURVE public key does not belong to the secret key");
         return PAL_ECONFIG;
     }
@@ -442,7 +443,7 @@ cluster_new(struct ev_loop *loop, const struct cluster_settings *s,
         c->cb = *cb;
     c->arg = arg;
     c->self_name = xstrdup(s->self_name);
-    snprintf(c->self_key_z85, sizeof(c->self_key_z85), "%s", s->curve_public_z85);
+    snprintf(c->self_key_z85, sizeof(c->self_key_z85), "%s", derived);
     snprintf(c->secret_z85, sizeof(c->secret_z85), "%s", s->curve_secret_z85);
     c->bind_endpoint = s->bind_endpoint != NULL ? xstrdup(s->bind_endpoint) : NULL;
     c->heartbeat_ms = s->heartbeat_ms > 0 ? s->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
@@ -671,7 +672,6 @@ cluster_set_members(struct cluster *c, const struct cluster_member *m, size_t n)
             continue;
         log_notice("cluster member-removed node=%s", p->name);
         p->is_removed = true;
-        p->is_their_link_dead = true;
         cluster_link_down(p, "removed");
         cluster_link_close(p);
         ev_defer_free(c->loop, peer_free, p);
@@ -680,7 +680,6 @@ cluster_set_members(struct cluster *c, const struct cluster_member *m, size_t n)
         p = changed[i];
         if (p->is_removed)
             continue; /* a callback above removed it again */
-        p->is_their_link_dead = true;
         cluster_link_down(p, "member-changed"); /* reconnects with the new endpoint and key */
     }
     free(old);

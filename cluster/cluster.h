@@ -49,7 +49,8 @@ struct cluster_member {
 struct cluster_settings {
     const char *self_name;        /* must be one of the members */
     const char *curve_secret_z85; /* this node's CURVE secret key (40 chars) */
-    const char *curve_public_z85; /* its public key; must match the secret */
+    const char *curve_public_z85; /* its public key (must match the secret); NULL:
+                                   * derived from the secret */
     const char *bind_endpoint;    /* NULL: bind our member endpoint; else this one
                                    * (e.g. tcp://0.0.0.0:7400 behind NAT) */
     int heartbeat_ms;             /* default 200 */

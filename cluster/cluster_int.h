@@ -72,10 +72,10 @@ struct cluster_peer {
 
     /* Handshake and liveness (PROTOCOL.md "Links"). */
     bool is_up;
-    bool is_their_link_dead; /* their_link belongs to a link we declared dead */
     bool want_hb;            /* send a heartbeat at the next chance */
     uint64_t my_link;        /* our link id towards it; new after every down */
-    uint64_t their_link;     /* its link id towards us, as heard; 0 none */
+    uint64_t their_link;     /* its link id towards us, as heard; 0 none (or
+                              * forgotten after a down: any link is taken) */
     uint64_t their_epoch;
     uint64_t last_heard;     /* monotonic ms; 0 never */
     uint64_t last_sent;      /* when the socket last took a message for it */

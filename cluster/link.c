@@ -173,7 +173,7 @@ header_init(const struct cluster_peer *p, struct cluster_header *h, uint8_t kind
     h->kind = kind;
     h->epoch = p->c->epoch;
     h->link = p->my_link;
-    h->peer_link = p->is_their_link_dead ? 0 : p->their_link;
+    h->peer_link = p->their_link;
     h->ack = p->is_up ? p->expected - 1 : 0;
 }
 
@@ -282,7 +282,7 @@ cluster_link_queue(struct cluster_peer *p, struct cluster_payload *pl)
 void
 cluster_link_bye(struct cluster_peer *p)
 {
-    if (p->their_link != 0 && !p->is_their_link_dead)
+    if (p->their_link != 0)
         link_send_ctl(p, CLUSTER_KIND_BYE, 0);
 }
 
@@ -317,6 +317,10 @@ cluster_link_down(struct cluster_peer *p, const char *reason)
     p->nack_seq = 0;
     p->nack_at = 0;
     p->my_link = ++c->last_link;
+    /* Forget its link: whatever link it comes back with (a new one after a
+     * restart; the same one if it merely stalled) starts a new handshake,
+     * and DATA of the old pairing carries our old link id and is refused. */
+    p->their_link = 0;
     p->want_hb = true;
     /* A new socket drops whatever ZeroMQ still holds for the old link (the
      * peer would refuse it now) and starts a fresh connection. */
@@ -404,16 +408,13 @@ link_rewind(struct cluster_peer *p, uint64_t seq, uint64_t now)
 }
 
 /* Is h->link a link of the peer we should listen to? Newer links replace
- * older ones; once we declared a link dead only another link revives the
- * peer (any other: a node whose clock went back still gets in). */
+ * older ones (link ids grow across restarts); an older one is a remnant of a
+ * previous incarnation or connection. After a down we know no link, and take
+ * any (so a node whose clock went back still gets in). */
 static bool
 link_is_current(const struct cluster_peer *p, uint64_t link)
 {
-    if (p->their_link == 0)
-        return true;
-    if (p->is_their_link_dead)
-        return link != p->their_link;
-    return link >= p->their_link;
+    return p->their_link == 0 || link >= p->their_link;
 }
 
 void
@@ -427,7 +428,7 @@ cluster_link_input(struct cluster_peer *p, const struct cluster_header *h,
         cluster_note_drop(c, "stale-link", p->name);
         return;
     }
-    if (h->link != p->their_link || p->is_their_link_dead) {
+    if (h->link != p->their_link) {
         /* A new link from the peer: it restarted (new epoch), or it declared
          * us down and starts over. Whatever we had with it is gone. */
         if (p->is_up) {
@@ -439,7 +440,6 @@ cluster_link_input(struct cluster_peer *p, const struct cluster_header *h,
                  h->link);
         p->their_link = h->link;
         p->their_epoch = h->epoch;
-        p->is_their_link_dead = false;
         p->expected = 1;
         p->nack_seq = 0;
         p->want_hb = true;
@@ -449,7 +449,6 @@ cluster_link_input(struct cluster_peer *p, const struct cluster_header *h,
         /* It has not heard our current link yet: tell it. Its DATA, if any,
          * belongs to an older pairing and is refused. */
         if (h->kind == CLUSTER_KIND_BYE) {
-            p->is_their_link_dead = true;
             cluster_link_down(p, "goodbye");
             return;
         }
@@ -486,7 +485,6 @@ cluster_link_input(struct cluster_peer *p, const struct cluster_header *h,
         link_rewind(p, h->seq, now);
         break;
     case CLUSTER_KIND_BYE:
-        p->is_their_link_dead = true;
         cluster_link_down(p, "goodbye");
         break;
     default:
@@ -518,15 +516,17 @@ mute_limit(const struct cluster *c)
 void
 cluster_link_check(struct cluster_peer *p, uint64_t now)
 {
-    if (!p->is_up)
+    if (!p->is_up) {
+        /* A handshake that went quiet: forget that link, so that whatever
+         * link the peer comes back with is taken (see link_is_current). */
+        if (p->their_link != 0 && now - p->last_heard > (uint64_t)p->c->dead_after_ms)
+            p->their_link = 0;
         return;
-    if (now - p->last_heard > (uint64_t)p->c->dead_after_ms) {
-        p->is_their_link_dead = true;
-        cluster_link_down(p, "silent");
-    } else if (now - p->last_sent > mute_limit(p->c)) {
-        p->is_their_link_dead = true;
-        cluster_link_down(p, "mute");
     }
+    if (now - p->last_heard > (uint64_t)p->c->dead_after_ms)
+        cluster_link_down(p, "silent");
+    else if (now - p->last_sent > mute_limit(p->c))
+        cluster_link_down(p, "mute");
 }
 
 void

@@ -9,8 +9,9 @@
  * off, goodbye on cluster_free, a crash and restart seen as down then up, death
  * by silence with the unacknowledged messages handed back and never delivered
  * late, 10,000 messages in order past the high-water mark with a slow receiver,
- * the queue limit, a lost connection repaired by resending, malformed input
- * from an authenticated peer, and argument checks. */
+ * the queue limit, a lost connection repaired by resending, a one-way
+ * partition that heals, malformed input from an authenticated peer, and
+ * argument checks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +30,7 @@
 #include "core/err.h"
 #include "core/ev.h"
 #include "core/log.h"
+#include "core/mem.h"
 
 #define N_NODES 3
 #define HB_MS 100
@@ -835,6 +837,51 @@ test_cluster_lost_connection_is_repaired_by_resending(void **state)
     assert_string_equal(f->n[0].log, "+b");
 }
 
+/* Points a's DEALER to b somewhere else (or back). */
+static void
+redirect(struct fixture *f, int at, int who, const char *endpoint)
+{
+    struct cluster_peer *p = peer_of(f, at, who);
+
+    free(p->endpoint);
+    p->endpoint = xstrdup(endpoint);
+    cluster_link_close(p);
+    assert_int_equal(cluster_link_open(p), PAL_OK);
+}
+
+static void
+test_cluster_one_way_partition_heals(void **state)
+{
+    struct fixture *f = *state;
+    struct pair ab = {0, 1};
+    struct pair ab_down = {0, 1};
+    struct pair ba_down = {1, 0};
+    struct count want;
+    char nowhere[128];
+
+    link_two(f, 0, 1, NULL);
+    /* a -> b is cut (b still reaches a): b stops hearing a (silent), a
+     * cannot send anything (mute); both declare the other down. */
+    snprintf(nowhere, sizeof(nowhere), "ipc://%s/nowhere.sock", f->dir);
+    redirect(f, 0, 1, nowhere);
+    assert_true(run_until(f, cond_down_seen, &ab_down, DEAD_MS + MARGIN_MS));
+    assert_true(run_until(f, cond_down_seen, &ba_down, DEAD_MS + MARGIN_MS));
+    assert_int_equal(send_counter(f, 0, 1, 1, "x"), PAL_EIO);
+    run_for(f, 3 * HB_MS);
+    assert_false(cluster_peer_is_up(f->n[1].c, "a"));
+    /* Healed: both come back and talk. */
+    redirect(f, 0, 1, f->n[1].endpoint);
+    assert_true(run_until(f, cond_linked, &ab, 5000));
+    assert_int_equal(send_counter(f, 0, 1, 1, "healed"), PAL_OK);
+    assert_int_equal(send_counter(f, 1, 0, 1, "healed"), PAL_OK);
+    want = (struct count){1, 0, 1};
+    assert_true(run_until(f, cond_msgs, &want, 2000));
+    want = (struct count){0, 1, 1};
+    assert_true(run_until(f, cond_msgs, &want, 2000));
+    assert_string_equal(f->n[0].log, "+b -b +b");
+    assert_string_equal(f->n[1].log, "+a -a +a");
+}
+
 /* A raw CURVE DEALER holding member c's keys sends junk to a. */
 static void
 test_cluster_malformed_input_is_dropped(void **state)
@@ -941,11 +988,24 @@ test_cluster_arguments_are_checked(void **state)
     s.self_name = "bad name";
     assert_int_equal(cluster_new(f->n[0].loop, &s, NULL, NULL, &c, err, sizeof(err)),
                      PAL_ECONFIG);
+    s.curve_secret_z85 = "not a key";
+    assert_int_equal(cluster_new(f->n[0].loop, &s, NULL, NULL, &c, err, sizeof(err)),
+                     PAL_ECONFIG);
+    s.curve_secret_z85 = f->n[0].sec;
     s.self_name = "a";
     s.heartbeat_ms = 100;
     s.dead_after_ms = 150;
     assert_int_equal(cluster_new(f->n[0].loop, &s, NULL, NULL, &c, err, sizeof(err)),
                      PAL_ECONFIG);
+
+    /* The public key may be left out: it is derived from the secret. */
+    s.dead_after_ms = 0;
+    s.heartbeat_ms = 0;
+    s.curve_public_z85 = NULL;
+    assert_int_equal(cluster_new(f->n[0].loop, &s, NULL, NULL, &c, err, sizeof(err)), PAL_OK);
+    assert_string_equal(c->self_key_z85, f->n[0].pub);
+    cluster_free(c);
+    c = NULL;
 
     node_start(f, 0, &(struct cluster_settings){.max_frame_bytes = 1000});
     for (i = 0; i < 3; i++) {
@@ -1032,6 +1092,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cluster_queue_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_lost_connection_is_repaired_by_resending,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_one_way_partition_heals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_malformed_input_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_arguments_are_checked, setup, teardown),
     };
