@@ -30,6 +30,7 @@
 #include "node/auth.h"
 #include "node/conn.h"
 #include "node/features.h"
+#include "node/nodes.h"
 #include "node/router.h"
 #include "node/server.h"
 #include "node/sess.h"
@@ -164,8 +165,10 @@ c2s_end_session(struct c2s *c)
         return;
     c->sess = NULL;
     presence_session_ended(c->srv, s); /* checks availability and directed presence itself */
-    if (sess_table_find(c->srv->sessions, s->jid->full) == s)
+    if (sess_table_find(c->srv->sessions, s->jid->full) == s) {
+        nodes_session_down(c->srv, s); /* not when a new session took the JID over */
         sess_table_del(c->srv->sessions, s);
+    }
     log_info("c2s session-end conn=%" PRIu64 " sess=%" PRIu64 " jid=%s", c->id, s->id,
              s->jid->full);
     stanza_unref(s->presence);
@@ -617,6 +620,7 @@ c2s_do_bind(struct c2s *c, struct stanza *st, struct xml_node *bind)
     stanza_touched(r);
     c2s_send_stanza(c, r);
     stanza_unref(r);
+    nodes_session_up(c->srv, s);
     log_info("c2s bound conn=%" PRIu64 " sess=%" PRIu64 " jid=%s", c->id, s->id, full->full);
 }
 

@@ -153,3 +153,16 @@ hash_count(const struct hash *h)
 {
     return h->count;
 }
+
+void **
+hash_values(const struct hash *h, size_t *n)
+{
+    void **v = xcalloc(h->count ? h->count : 1, sizeof *v);
+    size_t k = 0;
+
+    for (size_t i = 0; i < h->n_buckets; i++)
+        for (struct hash_entry *e = h->buckets[i]; e != NULL; e = e->next)
+            v[k++] = e->value;
+    *n = k;
+    return v;
+}

@@ -20,5 +20,7 @@ void *hash_put(struct hash *h, const char *key, void *value);
 /* Removes key. Returns the value it held, or NULL if absent. */
 void *hash_del(struct hash *h, const char *key);
 size_t hash_count(const struct hash *h);
+/* A snapshot of every value (caller frees the array), *n of them. */
+void **hash_values(const struct hash *h, size_t *n);
 
 #endif

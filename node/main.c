@@ -18,7 +18,9 @@
 #include "node/auth.h"
 #include "node/c2s.h"
 #include "node/conn.h"
+#include "node/ctl.h"
 #include "node/labels.h"
+#include "node/nodes.h"
 #include "node/server.h"
 #include "node/sess.h"
 #include "node/settings.h"
@@ -56,8 +58,12 @@ on_dir_ready(void *arg)
     if (m->listening)
         return;
     char err[512];
+    if (nodes_start(&m->srv, err, sizeof err) != PAL_OK)
+        fatal("startup cluster-failed reason=\"%s\"", err);
     if (c2s_listen(&m->srv, err, sizeof err) != PAL_OK)
         fatal("startup listen-failed reason=\"%s\"", err);
+    if (ctl_start(&m->srv, err, sizeof err) != PAL_OK)
+        fatal("startup control-failed reason=\"%s\"", err);
     m->listening = true;
     log_notice("node ready name=%s domains=%zu users=%zu", m->srv.cfg->node_name,
                m->srv.cfg->domains.n, dir_user_count(m->srv.dir));
@@ -209,6 +215,8 @@ main(int argc, char **argv)
     /* Let queued stream errors and closes go out. */
     for (int i = 0; i < 50 && c2s_count(srv) > 0; i++)
         ev_run_once(srv->loop, 20);
+    ctl_stop(srv);
+    nodes_stop(srv);
     log_notice("node stopped name=%s", srv->cfg->node_name);
     dir_free(srv->dir);
     auth_global_done();

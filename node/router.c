@@ -12,6 +12,7 @@
 #include "node/c2s.h"
 #include "node/features.h"
 #include "node/labels.h"
+#include "node/nodes.h"
 #include "node/server.h"
 #include "node/sess.h"
 #include "node/settings.h"
@@ -42,6 +43,14 @@ void
 router_deliver(struct server *srv, struct sess *to, struct stanza *st)
 {
     (void)srv;
+    if (to->node) {
+        /* A session on another node: that node checks its receiver's
+         * clearance itself. While a dead node's sessions are cleaned up, each
+         * survivor tells only its own sessions. */
+        if (!srv->deliver_local_only)
+            nodes_forward(srv, to, st);
+        return;
+    }
     /* Step 4: the receiver's clearance, as the replica has it now, before any
      * copy reaches its socket. */
     if (!labels_may_read(srv, to->jid->bare, st)) {
@@ -90,6 +99,8 @@ router_route(struct server *srv, struct stanza *st, struct sess *origin)
      * the handler re-routes the outbound copy with origin NULL. */
     if (st->kind == STANZA_PRESENCE && origin) {
         presence_handle(srv, st, origin);
+        if (!st->to)
+            nodes_session_up(srv, origin); /* availability or priority may have changed */
         return;
     }
     if (st->to && !server_is_local_domain(srv, st->to->domain)) {

@@ -17,12 +17,17 @@ struct policy_set;
 struct conn;
 struct c2s;
 struct listener;
+struct nodes;
 
 struct server {
     struct ev_loop *loop;
     struct node_settings *cfg;  /* current settings (swapped on reload) */
     struct dir *dir;
     struct tls_ctx *tls;
+    struct nodes *nodes;        /* nodes.c: the cluster, NULL when not clustered */
+    bool deliver_local_only;    /* nodes.c: cleaning up a dead node's sessions */
+    int ctl_fd;                 /* ctl.c: the control socket, when ctl_on */
+    bool ctl_on;
     struct policy_set *policy;  /* labels.c: the enforced SPIFs, NULL when none */
     uint64_t caps_next;         /* labels.c: ids of our caps disco#info queries */
     struct sess_table *sessions;

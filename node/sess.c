@@ -87,6 +87,12 @@ sess_table_bare(struct sess_table *t, const char *bare_jid)
     return hash_get(t->by_bare, bare_jid);
 }
 
+struct sess **
+sess_table_all(const struct sess_table *t, size_t *n)
+{
+    return (struct sess **)hash_values(t->by_full, n);
+}
+
 size_t
 sess_table_count(const struct sess_table *t)
 {

@@ -19,7 +19,8 @@ struct server;
 struct sess {
     uint64_t id;
     struct jid *jid;      /* full JID, owned */
-    struct c2s *conn;     /* the owning client connection */
+    struct c2s *conn;     /* the owning client connection; NULL for a remote session */
+    char *node;           /* remote session: the cluster node holding it (owned); NULL local */
     int priority;         /* from the last available presence, -128..127 */
     bool available;       /* sent available presence and not yet unavailable */
     bool initial_sent;    /* has ever sent initial presence */
@@ -47,6 +48,9 @@ struct sess *sess_table_find(struct sess_table *t, const char *full_jid);
 /* The first session of a bare JID (walk with s->next_of_bare), or NULL. */
 struct sess *sess_table_bare(struct sess_table *t, const char *bare_jid);
 size_t sess_table_count(const struct sess_table *t);
+/* A snapshot of every indexed session, local and remote (caller frees the
+ * array, not the sessions), *n of them. */
+struct sess **sess_table_all(const struct sess_table *t, size_t *n);
 
 /* Records / forgets a directed presence target. */
 void sess_directed_add(struct sess *s, const char *full_jid);
