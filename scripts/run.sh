@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# run.sh - run Palisade on this machine: a local OpenLDAP directory with the sample users,
-# one node serving the XMPP domain "localhost", in the foreground until Ctrl-C.
+# run.sh - run Palisade on this machine: a local OpenLDAP directory with the sample users and
+# a cluster of three nodes serving the XMPP domain "localhost", in the foreground until Ctrl-C.
 #
 # Steps: install missing Debian packages (as root, scripts/deps.sh), build (build/),
 # start slapd in .run/slapd on ldap://127.0.0.1:$LDAP_PORT, add alice, bob, carol and dave
 # (passwords alice-secret, bob-secret, ...) with their clearances under the sample security
 # policy (alice and bob up to SECRET, carol up to RESTRICTED, dave none), make a
-# self-signed certificate for localhost (.run/tls), write .run/node/node.cfg (security
-# policies policy/spif/palisade-sample.xml and palisade-partner.xml) and run the node.
-# Ctrl-C (or SIGTERM) stops the node and the directory. Running it again reuses the
-# directory and the certificate in .run/ (delete .run/ to start from scratch).
+# self-signed certificate for localhost (.run/tls), and start the cluster with
+# scripts/cluster-dev.sh in .run/cluster: a CURVE key and a directory entry per node, the
+# configs (security policies policy/spif/palisade-sample.xml and palisade-partner.xml), then
+# the nodes. All of them share the client ports 5222 (STARTTLS) and 5223 (direct TLS), and
+# each also listens on a port of its own (5231, 5232, 5233), so a client can pick its node.
+# Killing a node (scripts/cluster-dev.sh kill .run/cluster 2) does not end the run: restart
+# it with scripts/cluster-dev.sh restart .run/cluster 2. Ctrl-C (or SIGTERM) stops the nodes
+# and the directory. Running it again reuses the directory, the keys and the certificate in
+# .run/ (delete .run/ to start from scratch).
 #
 # Environment:
-#   LISTEN=ADDR        address the node listens on (default 127.0.0.1, loopback only;
+#   LISTEN=ADDR        address the nodes listen on (default 127.0.0.1, loopback only;
 #                      LISTEN=0.0.0.0 serves other machines, if your network allows)
-#   C2S_PORT=N         STARTTLS client port (default 5222)
-#   C2S_TLS_PORT=N     direct TLS client port, XEP-0368 (default 5223)
+#   NODES=N            number of nodes (default 3)
+#   C2S_PORT=N         shared STARTTLS client port (default 5222)
+#   C2S_TLS_PORT=N     shared direct TLS client port, XEP-0368 (default 5223)
+#   NODE_PORT_BASE=N   node K's own STARTTLS port is N+K-1 (default 5231)
 #   LDAP_PORT=N        port of the local slapd (default 3890)
 #   SKIP_BUILD=1       do not rebuild
 set -euo pipefail
@@ -27,6 +34,8 @@ run=$top/.run
 listen=${LISTEN:-127.0.0.1}
 c2s_port=${C2S_PORT:-5222}
 c2s_tls_port=${C2S_TLS_PORT:-5223}
+nodes=${NODES:-3}
+port_base=${NODE_PORT_BASE:-5231}
 ldap_port=${LDAP_PORT:-3890}
 domain=localhost
 sample_spif=$top/policy/spif/palisade-sample.xml
@@ -40,14 +49,18 @@ port_busy() {
 }
 
 slapd_started=
-node_started=
+cluster_started=
 cleanup() {
     local rc=$?
     trap - INT TERM EXIT
     set +e
-    if [ -n "$node_started" ]; then
-        step "stopping the node"
-        scripts/node-dev.sh stop "$run/node" || rc=1
+    if [ -n "${tail_pid:-}" ]; then
+        kill "$tail_pid" 2>/dev/null || true
+        tail_pid=
+    fi
+    if [ -n "$cluster_started" ]; then
+        step "stopping the nodes"
+        scripts/cluster-dev.sh stop "$run/cluster" || rc=1
     fi
     if [ -n "$slapd_started" ]; then
         step "stopping the directory (slapd)"
@@ -79,15 +92,25 @@ export PALISADE=$palisade PALISADECTL=$palisadectl
 
 mkdir -p "$run"
 
-# A node left behind by an earlier run that was killed: stop it first.
+case "$nodes" in '' | *[!0-9]*) die "NODES must be a number, got '$nodes'" ;; esac
+[ "$nodes" -ge 1 ] && [ "$nodes" -le 64 ] || die "NODES must be 1 to 64"
+
+# Nodes left behind by an earlier run that was killed: stop them first.
 if scripts/node-dev.sh status "$run/node" >/dev/null 2>&1; then
-    step "stopping a node left running by an earlier run"
+    step "stopping a node left running by an earlier (single-node) run"
     scripts/node-dev.sh stop "$run/node" || true
 fi
-for p in "$c2s_port" "$c2s_tls_port"; do
+if [ -d "$run/cluster" ] && ! scripts/cluster-dev.sh status "$run/cluster" 2>/dev/null |
+        grep -q '^cluster-dev: 0 of'; then
+    step "stopping nodes left running by an earlier run"
+    scripts/cluster-dev.sh stop "$run/cluster" || true
+fi
+own_ports=()
+for ((k = 0; k < nodes; k++)); do own_ports+=($((port_base + k))); done
+for p in "$c2s_port" "$c2s_tls_port" "${own_ports[@]}"; do
     if port_busy "$p"; then
         die "port $p is already in use (another XMPP server? see: ss -ltnp 'sport = :$p');" \
-            "stop it or choose other ports: C2S_PORT=... C2S_TLS_PORT=... $0"
+            "stop it or choose other ports: C2S_PORT=... C2S_TLS_PORT=... NODE_PORT_BASE=... $0"
     fi
 done
 
@@ -119,16 +142,14 @@ fi
 step "certificate for $domain ($run/tls, scripts/gen-cert.sh)"
 scripts/gen-cert.sh "$run/tls" "$domain"
 
-step "writing $run/node/node.cfg"
-scripts/node-dev.sh config "$run/node" --name node1 --domain "$domain" \
-    --c2s "$listen:$c2s_port" --c2s-tls "$listen:$c2s_tls_port" \
-    --ldap-env "$run/slapd/env" --cert "$run/tls/cert.pem" --key "$run/tls/key.pem" \
-    --tls-required true --spif "$sample_spif" --spif "$partner_spif" --flot true
-
-step "starting the node ($palisade)"
-scripts/node-dev.sh start "$run/node" || die "the node did not start (see above)"
-node_started=yes
-node_pid=$(cat "$run/node/node.pid")
+step "starting a cluster of $nodes nodes in $run/cluster (scripts/cluster-dev.sh)"
+cluster_started=yes
+scripts/cluster-dev.sh start "$run/cluster" "$nodes" --ldap-env "$run/slapd/env" \
+    --domain "$domain" --listen "$listen" --shared-port "$c2s_port" \
+    --shared-tls-port "$c2s_tls_port" --port-base "$port_base" \
+    --cert "$run/tls/cert.pem" --key "$run/tls/key.pem" \
+    --spif "$sample_spif" --spif "$partner_spif" --flot true ||
+    die "the cluster did not start (see above)"
 
 fpr=$(openssl x509 -in "$run/tls/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
 host=$listen
@@ -142,14 +163,17 @@ users_base=$(set +u; . "$run/slapd/env"; echo "$LDAP_USERS")
 ctl_env=(--env "$run/slapd/env" --spif "$sample_spif" --spif "$partner_spif" --domain "$domain")
 clearances=$("$palisadectl" "${ctl_env[@]}" user list 2>/dev/null |
     awk -F'\t' '{ printf "             %-22s %s\n", $1, ($5 == "" || $5 == "-" ? "no clearance" : $5) }' || true)
+own_list=
+for ((k = 1; k <= nodes; k++)); do own_list+="${own_list:+, }node$k $((port_base + k - 1))"; done
 cat <<MSG
 
-==> Palisade is running (node pid $node_pid), serving the XMPP domain "$domain"
+==> Palisade is running: $nodes nodes, serving the XMPP domain "$domain"
 
 Connect any XMPP client (Gajim, Dino, Psi+, Profanity, ...):
   account    alice@$domain   password alice-secret
              bob@$domain     password bob-secret     (also carol, dave: <name>-secret)
-  server     $host, port $c2s_port (STARTTLS) or $c2s_tls_port (direct TLS)
+  server     $host, port $c2s_port (STARTTLS) or $c2s_tls_port (direct TLS): any node
+             (the kernel picks one); or one node's own port: $own_list
   certificate  self-signed for "$domain": accept it when the client asks; its SHA-256
              fingerprint is $fpr
 Security labels (XEP-0258), sample policy PALISADE (policy/spif/palisade-sample.xml):
@@ -165,16 +189,35 @@ Add a user (the directory is at ldap://127.0.0.1:$ldap_port, users under $users_
   . $run/slapd/env && echo 'a-password' | $palisadectl user --uri "\$LDAP_URI" \\
       --bind-dn "\$LDAP_ADMIN_DN" --bind-secret-file "\$LDAP_ADMIN_SECRET_FILE" \\
       --users "\$LDAP_USERS" --domain $domain add erin@$domain --password-stdin
-Node log: $run/node/node.log (shown below). Stop with Ctrl-C.
+The nodes:  scripts/cluster-dev.sh status $run/cluster
+  kill one:  scripts/cluster-dev.sh kill $run/cluster 2     (its clients reconnect to another)
+  bring it back: scripts/cluster-dev.sh restart $run/cluster 2
+  members:   $palisadectl --env $run/slapd/env node list
+Node logs: $run/cluster/node*/node.log (shown below; each line names its node).
+Stop with Ctrl-C.
 
 MSG
 
-tail -n +1 -f --pid="$node_pid" "$run/node/node.log" &
+logs=()
+for ((k = 1; k <= nodes; k++)); do logs+=("$run/cluster/node$k/node.log"); done
+tail -n +1 -F -q "${logs[@]}" &
 tail_pid=$!
-wait "$tail_pid" || true
-tail_pid=
-# The node went away by itself.
-node_started=
-rc=$(cat "$run/node/node.exit" 2>/dev/null || echo unknown)
-rm -f "$run/node/node.pid"
-die "the node exited by itself (status $rc); its log is $run/node/node.log"
+# A node that goes away is reported, not fatal: the others carry on (that is the point),
+# and cluster-dev.sh restart brings it back. The run ends when every node is gone.
+declare -A was_up
+while :; do
+    up=0
+    for ((k = 1; k <= nodes; k++)); do
+        if scripts/node-dev.sh status "$run/cluster/node$k" >/dev/null 2>&1; then
+            up=$((up + 1))
+            was_up[$k]=1
+        elif [ -n "${was_up[$k]:-}" ]; then
+            was_up[$k]=
+            echo "run: node$k is gone (status $(cat "$run/cluster/node$k/node.exit" 2>/dev/null ||
+                echo unknown)); bring it back with: scripts/cluster-dev.sh restart $run/cluster $k"
+        fi
+    done
+    [ "$up" -gt 0 ] || break
+    sleep 1
+done
+die "every node has exited; their logs are in $run/cluster/node*/node.log"
