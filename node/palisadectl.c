@@ -50,6 +50,7 @@
 #include "core/xml.h"
 #include "cluster/cluster.h"
 #include "directory/directory.h"
+#include "node/ctl.h"
 #include "node/settings.h"
 #include "policy/policy.h"
 
@@ -79,6 +80,7 @@ struct ctl {
     char *spif_origin;          /* where the list came from, for messages */
     LDAP *ld;
     struct policy_set *policies; /* loaded by ctl_policies() */
+    char *ctl_socket;            /* the node's control.socket (node status) */
 };
 
 /* What a command needs before it runs. */
@@ -214,6 +216,7 @@ ctl_load_config(struct ctl *c, const char *path)
         set_secret(c, NULL, s->ldap.bind_secret_file);
     else if (s->ldap.bind_secret && s->ldap.bind_secret[0])
         set_secret(c, s->ldap.bind_secret, NULL);
+    set_str(&c->ctl_socket, s->ctl_socket);
     strlist_clear(&c->spif);
     for (size_t i = 0; i < s->policy_spif.n; i++)
         strlist_add(&c->spif, s->policy_spif.v[i]);
@@ -312,6 +315,7 @@ ctl_clear(struct ctl *c)
     free(c->base);
     free(c->domain);
     free(c->ca_file);
+    free(c->ctl_socket);
     strlist_clear(&c->spif);
     free(c->spif_origin);
     policy_set_free(c->policies);
@@ -2648,6 +2652,21 @@ cmd_node_list(struct ctl *c, int argc, char **argv)
     return 0;
 }
 
+static int
+cmd_node_status(struct ctl *c, int argc, char **argv)
+{
+    if (argc > 1) {
+        fail("usage: node status [SOCKET]", "bad arguments");
+        return 2;
+    }
+    const char *path = argc == 1 ? argv[0] : c->ctl_socket;
+    if (!path) {
+        fail("pass -c node.cfg (its control.socket) or the socket path", "no control socket");
+        return 2;
+    }
+    return ctl_request(path, "status");
+}
+
 /* ---- The command table ----------------------------------------------------------- */
 
 static const struct ctl_command commands[] = {
@@ -2687,6 +2706,10 @@ static const struct ctl_command commands[] = {
     {"node", "add", "NAME ENDPOINT (--secret-file F | --public-key Z85) [--site S] [--replace]",
      "make a node a cluster member (ENDPOINT: tcp://host:port or ipc:///path)", cmd_node_add, 0},
     {"node", "del", "NAME", "remove a node from the cluster", cmd_node_del, NEED_LDAP},
+    {"node", "status", "[SOCKET]",
+     "a running node's view: cluster members, their state, site and session counts "
+     "(through its control.socket)",
+     cmd_node_status, 0},
     {"node", "list", "", "the cluster's nodes: name, endpoint, site, public key (tab-separated)",
      cmd_node_list, NEED_LDAP},
     {"policy", "check", "[SPIF...]",
