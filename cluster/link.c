@@ -196,6 +196,7 @@ link_send(struct cluster_peer *p, const struct cluster_header *h, const struct c
     unsigned char hdr[CLUSTER_HEADER_LEN];
     size_t len;
     size_t i;
+    int flags;
 
     if (p->dealer == NULL)
         return PAL_EAGAIN;
@@ -207,8 +208,8 @@ link_send(struct cluster_peer *p, const struct cluster_header *h, const struct c
         return PAL_EIO;
     }
     for (i = 0; i < n; i++) {
-        if (zmq_send(p->dealer, f[i].data, f[i].len, ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0)) <
-            0) {
+        flags = ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0);
+        if (zmq_send(p->dealer, f[i].data, f[i].len, flags) < 0) {
             link_reset_socket(p);
             return PAL_EIO;
         }
