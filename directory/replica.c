@@ -512,9 +512,9 @@ node_remove(struct dir_replica *r, struct rep_node *rn)
     notify_nodes(r);
 }
 
-/* Whether a node entry may sit at ndn: not in a users subtree of its own,
- * where the nodes' service account may write (it would let a node's account
- * make any key a cluster member). */
+/* Whether a node or settings entry may sit at ndn: not in a users subtree of
+ * its own, where the nodes' service account may write (it would let a node's
+ * account make any key a cluster member, or set everyone's default label). */
 static bool
 node_place_ok(const struct dir_replica *r, const char *ndn)
 {
@@ -685,7 +685,14 @@ put_settings(struct dir_replica *r, const unsigned char uuid[16], const struct d
 {
     const char *why = NULL;
     struct dir_server_settings st;
-    if (dir_map_settings(e, &st, &why) != PAL_OK) {
+    int mrc;
+    if (!node_place_ok(r, ndn)) {
+        why = "a settings entry below ldap.users (where the nodes' service account may write)";
+        mrc = PAL_EMALFORMED;
+    } else {
+        mrc = dir_map_settings(e, &st, &why);
+    }
+    if (mrc != PAL_OK) {
         if (old)
             obj_remove(r, old, false); /* no stale copy: it may have said something else */
         free(ndn);

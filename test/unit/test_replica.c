@@ -1000,6 +1000,25 @@ test_replica_nodes_malformed_place_sweep(void **state)
     assert_int_equal(dir_replica_entry_count(f->r), 0);
 }
 
+/* A settings entry below ldap.users, where a node's service account may
+ * write, must not set anyone's default label. */
+static void
+test_replica_settings_below_users_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct tentry t;
+    settings_entry(&t, "cn=evil," USERS, NULL, "EVIL");
+    assert_int_equal(dir_replica_put(f->r, uuid(60), &t.e), PAL_EMALFORMED);
+    assert_non_null(strstr(dir_replica_why(f->r), "ldap.users"));
+    settings_entry(&t, "cn=evil,uid=alice," USERS, "example.com", "EVIL");
+    assert_int_equal(dir_replica_put(f->r, uuid(61), &t.e), PAL_EMALFORMED);
+    assert_string_equal(dflt(f, NULL), "");
+    assert_string_equal(dflt(f, "example.com"), "");
+    settings_entry(&t, "cn=default,ou=settings,dc=palisade,dc=test", NULL, "SERVER");
+    assert_int_equal(dir_replica_put(f->r, uuid(62), &t.e), PAL_OK);
+    assert_string_equal(dflt(f, "example.com"), "SERVER");
+}
+
 int
 main(void)
 {
@@ -1018,6 +1037,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_replica_delete_of_pending_item_keeps_it, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_replica_duplicate_jid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_settings_below_users_are_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_replica_stale_echo_of_pending_item_is_ignored, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_replica_entry_leaving_filter, setup, teardown),
