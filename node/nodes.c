@@ -2,8 +2,9 @@
 /* nodes.c - the cluster seen from the node (see nodes.h). Three message types
  * travel between nodes (cluster/ carries them; PROTOCOL.md there describes the
  * transport, this comment the payloads):
- *   NODES_MSG_SESSION  [full JID][available u8, priority i8][last presence]
- *                      a session of the sender exists (or changed);
+ *   NODES_MSG_SESSION  ([full JID][available u8, priority i8][last presence])+
+ *                      sessions of the sender exist (or changed); one per
+ *                      message normally, up to ten when a peer joins;
  *   NODES_MSG_GONE     [full JID]  that session ended;
  *   NODES_MSG_STANZA   [target full JID][stanza]  deliver to a local session.
  * Stanzas travel serialized with their jabber:client namespace declared. The
@@ -99,7 +100,7 @@ nodes_send_session(struct server *srv, const char *to_node, struct sess *s)
     struct cluster_frame f[3] = {
         {s->jid->full, strlen(s->jid->full)},
         {state, sizeof state},
-        {buf_head(&pres), buf_used(&pres)},
+        {buf_used(&pres) ? buf_head(&pres) : "", buf_used(&pres)},
     };
     int rc = to_node ? cluster_send(srv->nodes->cl, to_node, NODES_MSG_SESSION, f, 3)
                      : cluster_broadcast(srv->nodes->cl, NODES_MSG_SESSION, f, 3);
@@ -280,7 +281,13 @@ nodes_on_message(void *arg, const char *from, uint16_t type, const struct cluste
     struct server *srv = arg;
     switch (type) {
     case NODES_MSG_SESSION:
-        nodes_on_session(srv, from, f, n);
+        /* one or more sessions, three frames each (a joining peer gets them packed) */
+        if (n == 0 || n % 3 != 0) {
+            log_warn("cluster bad-message type=session node=%s frames=%zu", from, n);
+            break;
+        }
+        for (size_t i = 0; i < n; i += 3)
+            nodes_on_session(srv, from, f + i, 3);
         break;
     case NODES_MSG_GONE:
         nodes_on_gone(srv, from, f, n);
@@ -301,15 +308,47 @@ nodes_on_undelivered(void *arg, const char *node, uint16_t type, const struct cl
         nodes_on_stanza(arg, node, f, n, true);
 }
 
+#define NODES_SESSIONS_PER_MSG (CLUSTER_MAX_FRAMES / 3)
+
+/* A peer came up (or back): it starts from nothing, so it gets every local
+ * session, packed NODES_SESSIONS_PER_MSG to a message to stay well inside the
+ * transport's queue. */
 static void
 nodes_on_peer_up(void *arg, const char *node)
 {
     struct server *srv = arg;
-    size_t n = 0, sent = 0;
+    size_t n = 0, sent = 0, k = 0;
     struct sess **all = sess_table_all(srv->sessions, &n);
-    for (size_t i = 0; i < n; i++)
-        if (!all[i]->node && nodes_send_session(srv, node, all[i]) == PAL_OK)
-            sent++;
+    struct cluster_frame f[NODES_SESSIONS_PER_MSG * 3];
+    struct buf pres[NODES_SESSIONS_PER_MSG];
+    unsigned char state[NODES_SESSIONS_PER_MSG][2];
+    for (size_t i = 0; i <= n; i++) {
+        if (k == NODES_SESSIONS_PER_MSG || (i == n && k > 0)) {
+            int rc = cluster_send(srv->nodes->cl, node, NODES_MSG_SESSION, f, k * 3);
+            if (rc == PAL_OK)
+                sent += k;
+            else
+                log_warn("cluster resync-incomplete node=%s error=%s", node, pal_strerror(rc));
+            for (size_t j = 0; j < k; j++)
+                buf_free(&pres[j]);
+            k = 0;
+        }
+        if (i == n)
+            break;
+        struct sess *s = all[i];
+        if (s->node)
+            continue;
+        buf_init(&pres[k]);
+        if (s->available && s->presence)
+            nodes_serialize(s->presence, &pres[k]);
+        state[k][0] = s->available ? 1 : 0;
+        state[k][1] = (unsigned char)(int8_t)s->priority;
+        f[k * 3] = (struct cluster_frame){s->jid->full, strlen(s->jid->full)};
+        f[k * 3 + 1] = (struct cluster_frame){state[k], 2};
+        f[k * 3 + 2] = (struct cluster_frame){buf_used(&pres[k]) ? buf_head(&pres[k]) : "",
+                                              buf_used(&pres[k])};
+        k++;
+    }
     free(all);
     log_notice("cluster peer-up node=%s sessions_sent=%zu", node, sent);
 }
