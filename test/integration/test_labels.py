@@ -318,6 +318,98 @@ def test_unreadable_label_is_bad_request(xmpp_client, node, sample, garbage):
     assert not cb.has(H.is_message(body="garbled")), "a message with an unreadable label was delivered"
 
 
+def test_two_clearances_see_one_conversation_differently(xmpp_client, node, sample, ctl):
+    """alice sends one message of each classification and an unlabelled one to bob
+    (SECRET) and carol (RESTRICTED): bob reads all five, carol the unlabelled,
+    UNCLASSIFIED and RESTRICTED ones only; alice hears of the two carol may not read."""
+    ca = xmpp_client(sample["alice"])
+    cb = online(xmpp_client, node, sample["bob"], aware=True)
+    cc = online(xmpp_client, node, sample["carol"], aware=True)
+    sent = [(None, "talk: plain")] + [(lbl, "talk: %s" % MARKINGS[lbl][0])
+                                      for lbl in (UNCLASSIFIED, RESTRICTED, CONFIDENTIAL, SECRET)]
+    refused = set()
+    for rcpt in ("bob", "carol"):
+        for lbl, body in sent:
+            if lbl is None:
+                send_plain(ca, sample[rcpt].jid, body)
+            else:
+                mid = send_labelled(ca, sample[rcpt].jid, body, ctl.ess(lbl))
+                if rcpt == "carol" and lbl in (CONFIDENTIAL, SECRET):
+                    refused.add(mid)
+        send_plain(ca, sample[rcpt].jid, "talk: end")
+
+    def seen(c):
+        c.wait_for(H.is_message(body="talk: end"), what="the end of the conversation")
+        return [(s["body"], (label_of(s) or (None,))[0]) for s in c.inbox
+                if s.name == "message" and (s["body"] or "").startswith("talk:")]
+    assert seen(cb) == [(body, lbl and MARKINGS[lbl][0]) for lbl, body in sent]
+    assert seen(cc) == [(body, lbl and MARKINGS[lbl][0]) for lbl, body in sent
+                        if lbl in (None, UNCLASSIFIED, RESTRICTED)]
+    errors = ca.wait_many(lambda s: s.name == "message" and s["type"] == "error", len(refused),
+                          what="errors for carol's unreadable messages")
+    assert {e["id"] for e in errors} == refused
+
+
+def test_partner_label_crosses_by_its_equivalence(xmpp_client, node, sample, ctl):
+    """The PARTNER policy maps PARTNER RESTRICTED to PALISADE RESTRICTED: carol (a
+    PALISADE clearance) reads it; PARTNER SENSITIVE has no equivalent: alice may not
+    send it (she holds no PARTNER clearance), and nothing is delivered."""
+    ca = xmpp_client(sample["alice"])
+    cc = online(xmpp_client, node, sample["carol"], aware=True)
+    send_labelled(ca, sample["carol"].jid, "partner restricted",
+                  ctl.ess('policy=PARTNER class="PARTNER RESTRICTED"'))
+    m = cc.wait_for(H.is_message(body="partner restricted"), what="the PARTNER RESTRICTED message")
+    assert label_of(m) is not None
+    mid = send_labelled(ca, sample["carol"].jid, "partner sensitive",
+                        ctl.ess('policy=PARTNER class="PARTNER SENSITIVE"'))
+    err = ca.wait_for(is_error_for(mid), what="the error for PARTNER SENSITIVE")
+    assert error_details(err)[1] == "forbidden", H._summary(err)
+    send_plain(ca, sample["carol"].jid, "after partner")
+    cc.wait_for(H.is_message(body="after partner"))
+    assert not cc.has(H.is_message(body="partner sensitive"))
+
+
+def test_offline_receiver_not_cleared_is_refused_at_once(xmpp_client, node, sample, ctl, users,
+                                                         slapd):
+    """A SECRET message to an offline user cleared only RESTRICTED is refused when sent
+    (the sender hears at once) and never stored; the unlabelled one after it is."""
+    (u,) = users.take(1, clearance=RESTRICTED_CLEARANCE)
+    dn = slapd.user_dn(u.jid)
+    ca = xmpp_client(sample["alice"])
+    mid = send_labelled(ca, u.jid, "secret for later", ctl.ess(SECRET))
+    err = ca.wait_for(is_error_for(mid), what="the error for the SECRET message")
+    assert error_details(err)[:2] == ("cancel", "forbidden"), H._summary(err)
+    send_plain(ca, u.jid, "plain for later")
+    H.poll(lambda: slapd.ldap_search("(objectClass=xmppOfflineMessage)", ["xmppStanza"], base=dn),
+           10, "the unlabelled message in the offline store")
+    stored = slapd.ldap_search("(objectClass=xmppOfflineMessage)", ["xmppStanza"], base=dn)
+    assert len(stored) == 1 and "plain for later" in str(stored), stored
+    cu = xmpp_client(u, plugins=AWARE_PLUGINS)
+    cu.send_presence()
+    cu.wait_for(H.is_message(body="plain for later"))
+    cu.ping_server()
+    assert not cu.has(lambda s: s.name == "message" and "secret for later" in (s["body"] or ""))
+
+
+@pytest.mark.xfail(strict=True, reason="node: offline messages are flushed at the first "
+                   "presence, before the client's disco#info answer, so a label-aware client "
+                   "gets them with FLOT (see the report of the labels integration tests)")
+def test_label_aware_client_gets_offline_messages_without_flot(xmpp_client, node, sample, ctl,
+                                                               users):
+    """A label-aware client shows the label itself: its stored labelled messages must
+    not carry the marking in the body either."""
+    (u,) = users.take(1, clearance=SECRET_CLEARANCE)
+    ca = xmpp_client(sample["alice"])
+    send_labelled(ca, u.jid, "waiting secret", ctl.ess(SECRET))
+    ca.ping_server()
+    cu = xmpp_client(u, plugins=AWARE_PLUGINS)
+    cu.send_presence()
+    m = cu.wait_for(lambda s: s.name == "message" and "waiting secret" in (s["body"] or ""),
+                    what="the offline SECRET message")
+    assert label_of(m)[0] == "SECRET"
+    assert m["body"] == "waiting secret", repr(m["body"])
+
+
 # --------------------------------------------------------------------------------------
 # The default label
 
@@ -342,6 +434,10 @@ def test_default_label_is_applied(xmpp_client, node, sample, ctl, server_default
     send_plain(ca, sample["bob"].jid, "labelled by default")
     m = cb.wait_for(H.is_message(body="labelled by default"))
     assert label_of(m) == MARKINGS[UNCLASSIFIED] + (ctl.ess(UNCLASSIFIED),), label_of(m)
+
+    # the catalog marks it as the default
+    defaults = [marking for _, marking, _, dflt in catalog(ca, sample["bob"].jid) if dflt]
+    assert defaults == ["UNCLASSIFIED"], "default items in the catalog: %r" % defaults
 
     # dave sends: the default label applies to him too, and he holds no clearance
     mid = send_plain(cd, sample["bob"].jid, "from dave")
@@ -378,28 +474,33 @@ def test_flot_for_a_client_without_label_support(xmpp_client, node, sample, ctl)
     assert m["body"] == "meeting at ten", repr(m["body"])
 
 
-def test_label_support_setting_forces_flot(xmpp_client, node, sample, ctl, users, slapd):
+def test_label_support_setting_overrides_the_client(xmpp_client, node, sample, ctl, users, slapd):
     """`palisadectl user label-support JID off` puts the marking in the body even for a
-    label-aware client; `default` goes back to what the client advertises."""
+    label-aware client, `on` leaves it out even for a client without label support, and
+    `default` goes back to what each client advertises."""
     (u,) = users.take(1, clearance=SECRET_CLEARANCE)
     dn = slapd.user_dn(u.jid)
     ca = xmpp_client(sample["alice"])
-    cu = online(xmpp_client, node, u, aware=True)
+    aware = online(xmpp_client, node, u, aware=True, resource="aware")
+    plain = online(xmpp_client, node, u, aware=False, resource="plain")
 
     def setting(value):
         mark = len(node.log_text())
         slapd.ctl("label-support", u.jid, value)
         node.wait_synced(dn, mark)
 
-    def body_seen(text):
-        send_labelled(ca, cu.full_jid, text, ctl.ess(CONFIDENTIAL))
-        return cu.wait_for(lambda s: s.name == "message" and text in (s["body"] or ""),
-                           what="the message %r" % text)["body"]
-    assert body_seen("first") == "first"
+    def bodies_seen(text):
+        """(aware client's body, plain client's body) of a CONFIDENTIAL message to u."""
+        send_labelled(ca, u.jid, text, ctl.ess(CONFIDENTIAL))
+        return tuple(c.wait_for(lambda s: s.name == "message" and text in (s["body"] or ""),
+                                what="%r on %s" % (text, c.resource))["body"] for c in (aware, plain))
+    assert bodies_seen("first") == ("first", "CONFIDENTIAL\nfirst")
     setting("off")
-    assert body_seen("second") == "CONFIDENTIAL\nsecond"
+    assert bodies_seen("second") == ("CONFIDENTIAL\nsecond", "CONFIDENTIAL\nsecond")
+    setting("on")
+    assert bodies_seen("third") == ("third", "third")
     setting("default")
-    assert body_seen("third") == "third"
+    assert bodies_seen("fourth") == ("fourth", "CONFIDENTIAL\nfourth")
 
 
 def test_flot_marking_shows_categories(xmpp_client, node, sample, ctl):
