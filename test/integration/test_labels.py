@@ -594,6 +594,78 @@ def test_lowered_clearance_stops_stored_offline_messages(xmpp_client, node, samp
 
 
 # --------------------------------------------------------------------------------------
+# Values the nodes cannot read fail closed (docs/DIRECTORY.md)
+
+
+def unreadable_user(users, slapd, node, ldap_modify, attr):
+    """A fresh user (cleared SECRET) whose attr holds bytes that are no DER value."""
+    (u,) = users.take(1, clearance=SECRET_CLEARANCE)
+    dn = slapd.user_dn(u.jid)
+    mark = len(node.log_text())
+    ldap_modify("dn: %s\nchangetype: modify\nreplace: %s\n%s:: AAAA\n" % (dn, attr, attr))
+    node.wait_synced(dn, mark)
+    return u
+
+
+def test_unreadable_clearance_denies_labelled_messages(xmpp_client, node, sample, ctl, users,
+                                                       slapd, ldap_modify):
+    """An xmppClearance that is not DER: no labelled message to or from that user;
+    unlabelled ones still flow; the read refusal is logged with its reason."""
+    u = unreadable_user(users, slapd, node, ldap_modify, "xmppClearance")
+    ca = xmpp_client(sample["alice"])
+    cu = online(xmpp_client, node, u, aware=True)
+    mark = len(node.log_text())
+    mid = send_labelled(ca, u.jid, "to the unreadable", ctl.ess(RESTRICTED))
+    err = ca.wait_for(is_error_for(mid), what="the error for the message to the user")
+    assert error_details(err)[:2] == ("cancel", "forbidden"), H._summary(err)
+    mid = send_labelled(cu, ca.full_jid, "from the unreadable", ctl.ess(RESTRICTED))
+    err = cu.wait_for(is_error_for(mid), what="the error for the user's labelled message")
+    assert error_details(err)[:2] == ("auth", "forbidden"), H._summary(err)
+    send_plain(ca, u.jid, "plain to")
+    cu.wait_for(H.is_message(body="plain to"))
+    send_plain(cu, ca.full_jid, "plain from")
+    ca.wait_for(H.is_message(body="plain from"))
+    assert not cu.has(H.is_message(body="to the unreadable"))
+    assert not ca.has(H.is_message(body="from the unreadable"))
+    assert re.search(r"policy decision check=read verdict=\S+ reason=unreadable-clearance "
+                     r"stanza=\d+ jid=%s" % re.escape(u.jid), node.log_text()[mark:])
+
+
+@pytest.mark.xfail(strict=True, reason="node: labels_outbound() logs an unreadable sender "
+                   "clearance as 'verdict=deny-clearance reason=ok' (see the report of the labels "
+                   "integration tests)")
+def test_unreadable_clearance_send_refusal_names_its_reason(xmpp_client, node, sample, ctl, users,
+                                                            slapd, ldap_modify):
+    u = unreadable_user(users, slapd, node, ldap_modify, "xmppClearance")
+    ca = xmpp_client(sample["alice"])
+    cu = xmpp_client(u)
+    mark = len(node.log_text())
+    mid = send_labelled(cu, ca.full_jid, "from the unreadable", ctl.ess(RESTRICTED))
+    cu.wait_for(is_error_for(mid), what="the error for the user's labelled message")
+    log = node.log_text()[mark:]
+    assert re.search(r"policy decision check=send verdict=deny-clearance reason=unreadable-clearance "
+                     r"stanza=\d+ jid=%s" % re.escape(u.jid), log), \
+        [line for line in log.splitlines() if "policy decision" in line]
+
+
+def test_unreadable_default_label_refuses_what_it_would_label(xmpp_client, node, sample, users,
+                                                              slapd, ldap_modify):
+    """A user's xmppDefaultLabel that is not DER: that user's unlabelled messages are
+    refused (wait/internal-server-error), not sent unlabelled; the log says what to fix."""
+    u = unreadable_user(users, slapd, node, ldap_modify, "xmppDefaultLabel")
+    ca = online(xmpp_client, node, sample["alice"], aware=True)
+    cu = xmpp_client(u)
+    mark = len(node.log_text())
+    mid = send_plain(cu, sample["alice"].jid, "would have been labelled")
+    err = cu.wait_for(is_error_for(mid), what="the error for the unlabelled message")
+    assert error_details(err)[:2] == ("wait", "internal-server-error"), H._summary(err)
+    ca.ping_server()
+    assert not ca.has(H.is_message(body="would have been labelled"))
+    assert re.search(r"policy default-label-unreadable jid=%s" % re.escape(u.jid),
+                     node.log_text()[mark:])
+
+
+# --------------------------------------------------------------------------------------
 # The decision log
 
 
