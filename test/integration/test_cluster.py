@@ -226,3 +226,327 @@ def test_labelled_message_refused_by_the_receiving_node(cluster_health, cclient,
     assert n2, ("node2 (carol's node) logged no read decision for carol: the receiving node "
                 "did not decide%s" % (" (node1 did: %r)" % n1.group(0) if n1 else ""))
     assert not n1, "node1 (alice's node) decided for carol, who is on node2: %r" % n1.group(0)
+
+
+# --------------------------------------------------------------------------------------
+# Membership: a node the directory does not list, or lists with another key
+
+
+@pytest.mark.parametrize("case", ["wrong-key", "absent"])
+def test_node_refused(cluster_health, slapd, build_dir, tmp_path, case):
+    """A 4th node whose secret key does not match its xmppNode entry, or that has no
+    entry, exits non-zero at start with a message saying why; while it tries, and after,
+    no member reports it up (palisadectl node status on every node)."""
+    import cluster_fixtures as CF
+    c = cluster_health
+    name = "node4" if case == "wrong-key" else "node5"
+    d = tmp_path / name
+    d.mkdir()
+    ctl = build_dir / "node/palisadectl"
+    env_file = slapd.dir / "env"
+    H.sh([ctl, "node", "keygen", "--secret-file", d / "curve.secret"])
+    endpoint = "ipc://%s" % (d / "cluster.sock")
+    marks = {nd.name: len(nd.log_text()) for nd in c.nodes}
+    if case == "wrong-key":
+        H.sh([ctl, "node", "keygen", "--secret-file", d / "listed.secret"])
+        H.sh([ctl, "--env", env_file, "node", "add", name, endpoint,
+              "--secret-file", d / "listed.secret", "--replace"])
+        for nd in c.nodes:  # the members know it (and will never see it up)
+            nd.wait_log(r"cluster member-added node=%s " % name, marks[nd.name], timeout=5)
+    try:
+        H.sh([H.SCRIPTS / "node-dev.sh", "config", d, "--name", name, "--domain", H.DOMAIN,
+              "--c2s", "127.0.0.1:%d" % CF.cluster_port("extra", 0 if case == "wrong-key" else 1),
+              "--ldap-env", env_file, "--cert", c.dir / "tls/cert.pem",
+              "--key", c.dir / "tls/key.pem", "--cluster-secret-file", d / "curve.secret",
+              "--heartbeat-ms", CF.HEARTBEAT_MS, "--dead-after-ms", CF.DEAD_AFTER_MS] +
+             [a for f in H.SPIFS for a in ("--spif", f)])
+        start = CF.run_bg([H.SCRIPTS / "node-dev.sh", "start", d], env=CF.node_env(build_dir))
+        seen = {}
+
+        def observe():
+            for nd in c.nodes:
+                states = nd.member_states() or {}
+                if name in states:
+                    seen.setdefault(nd.name, set()).add(states[name])
+        # watch the members while the node tries, and for a death timeout after it exits
+        while start.poll() is None:
+            observe()
+            time.sleep(0.05)
+        out = start.stdout.read()
+        deadline = time.monotonic() + CF.DEAD_AFTER_MS / 1000.0
+        while time.monotonic() < deadline:
+            observe()
+            time.sleep(0.1)
+        assert start.returncode != 0, "node-dev.sh start of %s succeeded:\n%s" % (name, out)
+        rc = (d / "node.exit").read_text().strip()
+        assert rc not in ("", "0"), "%s exited with status %r" % (name, rc)
+        log = (d / "node.log").read_text(errors="replace")
+        want = "another CURVE key" if case == "wrong-key" else "is not in the directory"
+        assert want in log, "%s's log does not say %r:\n%s" % (name, want, log[-3000:])
+        assert "node ready" not in log, log[-3000:]
+        for m in H.SANITIZER_MARKERS:
+            assert m not in log, "%s logged a sanitizer report:\n%s" % (name, log[-20000:])
+        up = {n: s for n, s in seen.items() if "up" in s}
+        assert not up, "members reported %s up: %s" % (name, up)
+        if case == "wrong-key":
+            assert seen and all(s == {"down"} for s in seen.values()), seen
+        else:
+            assert not seen, "members list %s, which the directory does not: %s" % (name, seen)
+    finally:
+        if case == "wrong-key":
+            H.sh([ctl, "--env", env_file, "node", "del", name], check=False)
+            for nd in c.nodes:
+                nd.wait_log(r"cluster member-removed node=%s" % name, marks[nd.name], timeout=5)
+
+
+# --------------------------------------------------------------------------------------
+# kill -9 of a node in the middle of traffic, and its return
+
+KILL_MESSAGES = 200      # numbered messages, one every SEND_INTERVAL_S
+SEND_INTERVAL_S = 0.01
+KILL_AT = 100            # kill -9 of node2 when this many have been sent
+
+
+class Traffic:
+    """Numbered chat messages on a few streams (sender, recipient, 'to' address), sent
+    from the harness's event loop while it keeps receiving; every client's received
+    messages and errors are counted afterwards by id."""
+
+    def __init__(self, token):
+        self.token = token
+        self.streams = []      # (name, sender client, recipient user, to-JID function)
+        self.sent = {}         # id -> (stream name, seq)
+        self.by_stream = {}    # stream name -> [seq sent, in order]
+
+    def stream(self, name, sender, recipient, to):
+        self.streams.append((name, sender, recipient, to))
+        self.by_stream[name] = []
+
+    async def run(self, count, interval, kill_at, kill):
+        loop = asyncio.get_running_loop()
+        kill_job = None
+        t_kill = None
+        seqs = {}
+        for i in range(count):
+            if i == kill_at:
+                t_kill = time.monotonic()
+                kill_job = loop.run_in_executor(None, kill)
+            name, sender, recipient, to = self.streams[i % len(self.streams)]
+            if sender.x.transport is None:
+                await asyncio.sleep(interval)
+                continue  # its node is gone: nothing sent
+            seq = seqs.get(name, 0) + 1
+            seqs[name] = seq
+            mid = "%s-%s-%d" % (self.token, name, seq)
+            m = sender.x.make_message(mto=to(), mbody=mid, mtype="chat")
+            m["id"] = mid
+            m.send()
+            self.sent[mid] = (name, seq)
+            self.by_stream[name].append(seq)
+            await asyncio.sleep(interval)
+        if kill_job is not None:
+            await kill_job
+        return t_kill
+
+    def received(self, c):
+        """{id: [delayed?, ...]} of this traffic's messages in c's inbox (delayed: it
+        carries an XEP-0203 <delay/>, i.e. it came from the offline store)."""
+        out = {}
+        for st in c.inbox:
+            if st.name != "message" or st["type"] == "error":
+                continue
+            body = st["body"]
+            if body in self.sent:
+                out.setdefault(body, []).append(st.xml.find(q("delay", H.NS_DELAY)) is not None)
+        return out
+
+    def errors(self, c):
+        """{id: condition} of error replies to this traffic's messages in c's inbox."""
+        return {st["id"]: H.stanza_error_condition(st) for st in c.inbox
+                if st.name == "message" and st["type"] == "error" and st["id"] in self.sent}
+
+
+def test_kill_node_mid_traffic(cluster_health, cclient, users, slapd):
+    """x1 (node1) and x3 (node3) chat with y and z (both on node2), and with each other,
+    200 numbered messages over about 2 s; node2 gets kill -9 half-way (cluster-dev.sh
+    kill). Then:
+
+    - y's and z's contacts on node1 and node3 get their unavailable presence within
+      3 s of the kill;
+    - y reconnects to node3's own port, z to the shared port (node1 or node3), and
+      they get their offline messages;
+    - ACCEPTED means: sent by a client of a surviving node (x1, x3) over a connection
+      that stayed up, and no error stanza came back for it (by id) by the end. Every
+      accepted message is delivered exactly once: to a live session (y's or z's old
+      session before the kill, the new one after) or from the offline store at the
+      reconnection. A message refused with an error must not be delivered at all.
+    - Messages sent BY y and z (on the killed node) carry no receipt (no stream
+      management): the cluster may have lost the tail that node2 had not passed on
+      yet, so for them the check is at most once, and in order without gaps (what
+      arrived of each stream is a prefix of what was sent).
+    - x1 <-> x3 traffic (both nodes alive) is delivered exactly once, live."""
+    c = cluster_health
+    x1u, x3u, yu, zu = users.take(4)
+    for contact in (yu, zu):
+        for u in (x1u, x3u):
+            befriend(c, slapd, u, contact)
+    x1 = online(cclient(x1u, c.node(1).port, resource="n1"))
+    x3 = online(cclient(x3u, c.node(3).port, resource="n3"))
+    y = online(cclient(yu, c.node(2).port, resource="n2"))
+    z = online(cclient(zu, c.node(2).port, resource="n2"))
+    for watcher in (x1, x3):
+        for contact in (y, z):
+            watcher.wait_for(H.is_presence(frm=contact.full_jid, ptype="available"),
+                             what="%s available at %s" % (contact.full_jid, watcher.jid))
+    y_jid, z_jid = y.full_jid, z.full_jid
+
+    # when each watcher got each unavailable presence
+    seen_gone = {}
+
+    def watch(watcher):
+        def f(st):
+            if st.name == "presence" and st.xml.get("type") == "unavailable":
+                seen_gone.setdefault((watcher.jid, str(st["from"])), time.monotonic())
+            return st
+        return f
+    for w in (x1, x3):
+        w.x.add_filter("in", watch(w))
+
+    t = Traffic("k" + secrets.token_hex(3))
+    t.stream("x1-y-full", x1, yu, lambda: y_jid)
+    t.stream("x1-y-bare", x1, yu, lambda: yu.jid)
+    t.stream("x3-y-bare", x3, yu, lambda: yu.jid)
+    t.stream("x3-z-full", x3, zu, lambda: z_jid)
+    t.stream("x1-z-bare", x1, zu, lambda: zu.jid)
+    t.stream("y-x1", y, x1u, lambda: x1.full_jid)
+    t.stream("z-x3", z, x3u, lambda: x3u.jid)
+    t.stream("x1-x3", x1, x3u, lambda: x3.full_jid)
+    t.stream("x3-x1", x3, x1u, lambda: x1u.jid)
+    t_kill = x1.h.run(t.run(KILL_MESSAGES, SEND_INTERVAL_S, KILL_AT, lambda: c.kill(2)), 60)
+    assert t_kill is not None
+
+    # the contacts on the surviving nodes see y and z go, within 3 s
+    pairs = [(w.jid, g) for w in (x1, x3) for g in (y_jid, z_jid)]
+    x1.wait_until(lambda: all(p in seen_gone for p in pairs), DETECT_S + 2,
+                  "unavailable presence of %s at %s" % ([y_jid, z_jid], [x1.jid, x3.jid]))
+    delays = {"%s saw %s" % p: round(seen_gone[p] - t_kill, 2) for p in pairs}
+    print("\nunavailable presence after the kill (s): %r" % delays)
+    late = {k: v for k, v in delays.items() if v > DETECT_S}
+    assert not late, "unavailable presence later than %.0f s after the kill: %s" % (DETECT_S, late)
+    y.wait_disconnected(5)
+    z.wait_disconnected(5)
+
+    # y and z reconnect to a surviving node and get what was stored for them
+    y2 = online(cclient(yu, c.node(3).port, resource="back"))
+    z2 = online(cclient(zu, c.shared_port, resource="back"))
+
+    senders = {"x1": x1, "x3": x3, "y": y, "z": z}
+    receivers = {yu.jid: (y, y2), zu.jid: (z, z2), x1u.jid: (x1,), x3u.jid: (x3,)}
+    stream_info = {name: (sender, rcpt) for name, sender, rcpt, _ in t.streams}
+    survivors = {x1, x3}
+
+    def deliveries():
+        got = {}
+        for clients in receivers.values():
+            for cl in clients:
+                for mid, delays in t.received(cl).items():
+                    got.setdefault(mid, []).extend(
+                        ("offline" if dl else "live") + "@" + ("old" if cl in (y, z) else "new"
+                                                               if cl in (y2, z2) else "")
+                        for dl in delays)
+        return got
+
+    def errors():
+        e = {}
+        for s in (x1, x3):
+            e.update(t.errors(s))
+        return e
+
+    def expected():
+        errs = errors()
+        return {mid for mid, (name, _) in t.sent.items()
+                if stream_info[name][0] in survivors and mid not in errs}
+
+    def all_arrived():
+        got = deliveries()
+        return all(mid in got for mid in expected())
+    try:
+        x1.wait_until(all_arrived, 10, "every accepted message delivered")
+    except AssertionError:
+        pass  # reported in detail below
+    for cl in (x1, x3, y2, z2):  # anything still in flight arrives before the answers
+        cl.ping_server()
+
+    got = deliveries()
+    errs = errors()
+    accepted = expected()
+    lost = sorted(accepted - set(got))
+    dups = {mid: where for mid, where in got.items() if len(where) > 1}
+    errored_delivered = {mid: got[mid] for mid in errs if mid in got}
+    gaps = {}
+    for name, (sender, _) in stream_info.items():
+        if sender in survivors:
+            continue
+        seqs = sorted(t.sent["%s-%s-%d" % (t.token, name, s)][1] for s in t.by_stream[name]
+                      if "%s-%s-%d" % (t.token, name, s) in got)
+        if seqs != list(range(1, len(seqs) + 1)):
+            gaps[name] = seqs
+    counts = {
+        "sent": len(t.sent),
+        "accepted": len(accepted),
+        "errors": dict(sorted(errs.items())),
+        "delivered live (old session)": sum(1 for w in got.values() for x in w if x == "live@old"),
+        "delivered live (new session)": sum(1 for w in got.values() for x in w if x == "live@new"),
+        "delivered offline": sum(1 for w in got.values() for x in w if x.startswith("offline")),
+        "delivered live to x1/x3": sum(1 for w in got.values() for x in w if x == "live@"),
+        "from node2 sent/delivered": {n: (len(t.by_stream[n]),
+                                          sum(1 for s in t.by_stream[n]
+                                              if "%s-%s-%d" % (t.token, n, s) in got))
+                                      for n, (snd, _) in stream_info.items() if snd not in survivors},
+    }
+    print("\nkill -9 traffic: %r" % counts)
+    problems = []
+    if lost:
+        problems.append("%d accepted messages never delivered: %s" % (len(lost), lost))
+    if dups:
+        problems.append("%d messages delivered more than once: %s" % (len(dups), dups))
+    if errored_delivered:
+        problems.append("messages refused with an error yet delivered: %s" % errored_delivered)
+    if gaps:
+        problems.append("messages from node2 delivered with gaps: %s" % gaps)
+    for name in ("x1-x3", "x3-x1"):
+        for s in t.by_stream[name]:
+            mid = "%s-%s-%d" % (t.token, name, s)
+            if got.get(mid) != ["live@"]:
+                problems.append("%s between surviving nodes: %s" % (mid, got.get(mid) or errs.get(mid)))
+    assert not problems, "\n".join(problems) + "\ncounts: %r" % counts
+
+
+def test_killed_node_restarted_rejoins(cluster_health, cclient, users):
+    """node2 (killed by the previous test, or here) restarted with cluster-dev.sh
+    restart: node1 reports all three up within a few seconds, without a restart of the
+    others, and a client on node2 chats with one on node1."""
+    c = cluster_health
+    if c.node(2).alive():
+        c.kill(2)
+        H.poll(lambda: (c.node(1).member_states() or {}).get("node2") == "down", DETECT_S,
+               "node1 to see node2 down")
+    pids = {k: c.node(k).pid() for k in (1, 3)}
+    t0 = time.monotonic()
+    c.restart(2)
+    states = c.wait_members_up(1, ["node1", "node2", "node3"], timeout=5)
+    print("\nnode2 up at node1 %.2f s after the restart began: %r" % (time.monotonic() - t0, states))
+    c.wait_members_up(3, ["node1", "node2", "node3"], timeout=5)
+    c.wait_members_up(2, ["node1", "node2", "node3"], timeout=5)
+    assert {k: c.node(k).pid() for k in (1, 3)} == pids, "node1 or node3 restarted"
+    a, b = users.take(2)
+    ca = online(cclient(a, c.node(1).port, resource="n1"))
+    cb = online(cclient(b, c.node(2).port, resource="n2"))
+    # b's session reaches node1's table through the cluster: poll until a message to
+    # b's full JID goes straight to it (before that it would be stored offline)
+    H.poll(lambda: (c.node(1).status() or ("", {}))[1].get("node2", {}).get("sessions", 0) >= 1,
+           5, "node1 to count b's session on node2")
+    ca.send_message(cb.full_jid, "welcome back, node2")
+    cb.wait_for(H.is_message(body="welcome back, node2", frm=ca.full_jid))
+    cb.send_message(ca.full_jid, "glad to be back")
+    ca.wait_for(H.is_message(body="glad to be back", frm=cb.full_jid))
