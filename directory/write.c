@@ -469,6 +469,10 @@ dir_writer_free(struct dir_writer *w)
     for (size_t i = 0; i < 2; i++) {
         for (struct wop *op = lists[i]->head, *next; op; op = next) {
             next = op->next;
+            /* The write will never happen: its owner hears so and frees
+             * what it kept for the answer (the node logs each one). */
+            if (op->done)
+                op->done(op->arg, PAL_ELDAP);
             wop_free(op);
         }
         *lists[i] = (struct wlist){NULL, NULL, 0};

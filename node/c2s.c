@@ -30,6 +30,7 @@
 #include "node/auth.h"
 #include "node/conn.h"
 #include "node/features.h"
+#include "node/labels.h"
 #include "node/nodes.h"
 #include "node/router.h"
 #include "node/server.h"
@@ -164,6 +165,7 @@ c2s_end_session(struct c2s *c)
     if (!s)
         return;
     c->sess = NULL;
+    labels_session_end(c->srv, s);
     presence_session_ended(c->srv, s); /* checks availability and directed presence itself */
     if (sess_table_find(c->srv->sessions, s->jid->full) == s) {
         nodes_session_down(c->srv, s); /* not when a new session took the JID over */

@@ -13,10 +13,12 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/ev.h"
 #include "core/jid.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "directory/directory.h"
+#include "node/features.h"
 #include "node/router.h"
 #include "node/server.h"
 #include "node/sess.h"
@@ -27,6 +29,13 @@
 #define NS_CAPS "http://jabber.org/protocol/caps"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define CAPS_ID_PREFIX "palisade-caps-"
+#define CAPS_WAIT_MS 2000
+
+struct labels_wait {
+    struct server *srv;
+    struct sess *sess;
+    uint64_t timer;
+};
 
 int
 labels_init(struct server *srv, char *err, size_t errlen)
@@ -274,14 +283,20 @@ labels_outbound(struct server *srv, struct stanza *st, struct sess *origin)
     if (d.verdict == POLICY_ALLOW) {
         struct clearances c;
         clearances_load(u, &c);
-        if (c.unreadable)
+        if (c.unreadable) {
             d = (struct policy_decision){POLICY_DENY_CLEARANCE, d.reason};
-        else
+            log_notice("policy decision check=send verdict=%s reason=unreadable-clearance "
+                       "stanza=%" PRIu64 " jid=%s (fix the user's xmppClearance)",
+                       policy_verdict_str(d.verdict), st->id, origin->jid->bare);
+        } else {
             d = policy_check_any(srv->policy, POLICY_CHECK_SEND,
                                  (const struct policy_clearance *const *)c.v, c.n, l);
+            labels_log(srv, "send", d, st, origin->jid->bare, l);
+        }
         clearances_clear(&c);
+    } else {
+        labels_log(srv, "send", d, st, origin->jid->bare, l);
     }
-    labels_log(srv, "send", d, st, origin->jid->bare, l);
     if (d.verdict == POLICY_DENY_BAD_LABEL) {
         labels_error(srv, origin, st, "modify", "bad-request",
                      "The security label is not valid under this server's policies");
@@ -320,9 +335,11 @@ labels_may_read(struct server *srv, const char *bare_jid, struct stanza *st)
     clearances_load(u, &c);
     if (c.unreadable) {
         d = (struct policy_decision){POLICY_DENY_CLEARANCE, 0};
-        log_notice("policy decision check=read verdict=deny reason=unreadable-clearance "
-                   "stanza=%" PRIu64 " jid=%s",
-                   st->id, bare_jid);
+        char marking[128];
+        labels_marking_text(srv, l, marking, sizeof marking);
+        log_notice("policy decision check=read verdict=%s reason=unreadable-clearance "
+                   "stanza=%" PRIu64 " jid=%s label=\"%s\" (fix the user's xmppClearance)",
+                   policy_verdict_str(d.verdict), st->id, bare_jid, marking);
     } else {
         d = policy_check_any(srv->policy, POLICY_CHECK_READ,
                              (const struct policy_clearance *const *)c.v, c.n, l);
@@ -447,8 +464,59 @@ labels_caps_result(struct server *srv, struct stanza *st)
         }
     }
     s->supports_labels = supports;
+    s->caps_known = true;
     log_info("policy label-support sess=%" PRIu64 " jid=%s supports=%s", s->id, s->jid->full,
              supports ? "yes" : "no");
+    if (s->caps_wait) {
+        labels_session_end(srv, s);
+        offline_flush(srv, s);
+    }
+}
+
+static void
+labels_wait_timeout(struct ev_loop *loop, void *arg)
+{
+    struct labels_wait *w = arg;
+    (void)loop;
+    struct sess *s = w->sess;
+    struct server *srv = w->srv;
+    w->timer = 0;
+    s->caps_wait = NULL;
+    free(w);
+    s->caps_known = true; /* no answer: treat it as not supporting labels */
+    log_info("policy label-support sess=%" PRIu64 " jid=%s supports=no reason=no-answer", s->id,
+             s->jid->full);
+    offline_flush(srv, s);
+}
+
+bool
+labels_defer_flush(struct server *srv, struct sess *s)
+{
+    if (!srv->policy || !s->caps_asked || s->caps_known || s->node)
+        return false;
+    struct dir_user *u = dir_user_get(srv->dir, s->jid->bare);
+    bool setting = u && u->label_support >= 0;
+    dir_user_unref(u);
+    if (setting)
+        return false; /* the directory says it; no need to wait */
+    if (!s->caps_wait) {
+        struct labels_wait *w = xcalloc(1, sizeof *w);
+        w->srv = srv;
+        w->sess = s;
+        w->timer = ev_timer_add(srv->loop, CAPS_WAIT_MS, labels_wait_timeout, w);
+        s->caps_wait = w;
+    }
+    return true;
+}
+
+void
+labels_session_end(struct server *srv, struct sess *s)
+{
+    if (!s->caps_wait)
+        return;
+    ev_timer_del(srv->loop, s->caps_wait->timer);
+    free(s->caps_wait);
+    s->caps_wait = NULL;
 }
 
 /* ---- the catalog (XEP-0258 §5) ---- */

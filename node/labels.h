@@ -53,6 +53,13 @@ enum route_result labels_handle_iq(struct server *srv, struct stanza *st, struct
  * XEP-0115 caps node when given) whether it supports labels, for FLOT.
  * Until the answer arrives the session counts as not supporting them. */
 void labels_note_presence(struct server *srv, struct sess *origin, struct stanza *st);
+/* Called by offline_flush(): true when the flush must wait until the session's
+ * label support is known (its disco#info answer, or 2 s), so that a
+ * label-aware client does not get its stored labelled messages with FLOT;
+ * labels.c then runs offline_flush() itself. */
+bool labels_defer_flush(struct server *srv, struct sess *s);
+/* A local session ends: cancels what labels.c still waits for on it. */
+void labels_session_end(struct server *srv, struct sess *s);
 /* True when the server advertises label support (a policy is loaded). */
 bool labels_enabled(const struct server *srv);
 

@@ -215,6 +215,14 @@ main(int argc, char **argv)
     /* Let queued stream errors and closes go out. */
     for (int i = 0; i < 50 && c2s_count(srv) > 0; i++)
         ev_run_once(srv->loop, 20);
+    /* Writes still queued for the directory (offline messages, rosters) get
+     * a few seconds to land; what cannot is logged as lost. */
+    for (int i = 0; i < 100 && dir_pending_writes(srv->dir) > 0; i++)
+        ev_run_once(srv->loop, 30);
+    if (dir_pending_writes(srv->dir) > 0)
+        log_error("node stopping with directory-writes-lost count=%zu (the directory is "
+                  "unreachable)",
+                  dir_pending_writes(srv->dir));
     ctl_stop(srv);
     nodes_stop(srv);
     log_notice("node stopped name=%s", srv->cfg->node_name);

@@ -129,6 +129,10 @@ message_store(struct server *srv, struct stanza *st, const struct jid *to)
     }
     if (msgs != NULL)
         dir_offline_free(msgs, n);
+    if (!labels_may_read(srv, to->bare, st)) {
+        labels_refused(srv, st);
+        return;
+    }
     if (srv->cfg->max_offline <= 0 || n >= (uint64_t)srv->cfg->max_offline) {
         log_info("message offline-full stanza=%" PRIu64 " stored=%zu", st->id, n);
         router_bounce(srv, st, "cancel", "service-unavailable");
@@ -198,12 +202,10 @@ message_handle(struct server *srv, struct stanza *st, struct sess *origin)
         router_bounce(srv, st, "cancel", "service-unavailable");
         goto out;
     }
-    /* The receiver's clearance decides before any resource or the offline
-     * store gets a copy; router_deliver checks again per session. */
-    if (!labels_may_read(srv, to->bare, st)) {
-        labels_refused(srv, st);
-        goto out;
-    }
+    /* The receiver's clearance is checked where each copy is made: by
+     * router_deliver for a local session, by the other node for a remote
+     * one (each node decides for its own receivers), and in message_store
+     * before the offline copy. */
     if (to->resource != NULL) {
         s = sess_table_find(srv->sessions, to->full);
         if (s != NULL) {
@@ -247,6 +249,8 @@ offline_flush(struct server *srv, struct sess *s)
 
     if (dir_offline_get(srv->dir, s->jid->bare, &msgs, &n) != PAL_OK || n == 0)
         goto out;
+    if (labels_defer_flush(srv, s))
+        goto out; /* labels.c flushes once the session's label support is known */
     for (i = 0; i < n; i++) {
         /* Delete first: whoever deletes it delivers it, so it goes out once. */
         if (dir_offline_del(srv->dir, s->jid->bare, msgs[i].id) != PAL_OK)

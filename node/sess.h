@@ -15,6 +15,7 @@
 struct c2s;
 struct stanza;
 struct server;
+struct labels_wait;
 
 struct sess {
     uint64_t id;
@@ -27,6 +28,8 @@ struct sess {
     bool interested;      /* requested the roster (RFC 6121 §2.1.6 interested resource) */
     bool supports_labels; /* advertised urn:xmpp:sec-label:0 (caps/disco), for FLOT */
     bool caps_asked;      /* labels.c asked its disco#info once */
+    bool caps_known;      /* ... and has the answer (or gave up waiting) */
+    struct labels_wait *caps_wait; /* labels.c: offline flush waiting for that answer */
     struct stanza *presence; /* last available presence broadcast (reference) or NULL */
     /* full JIDs this session sent directed available presence to, that are not
      * covered by its roster broadcast; they get its unavailable presence. */

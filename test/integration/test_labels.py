@@ -391,9 +391,6 @@ def test_offline_receiver_not_cleared_is_refused_at_once(xmpp_client, node, samp
     assert not cu.has(lambda s: s.name == "message" and "secret for later" in (s["body"] or ""))
 
 
-@pytest.mark.xfail(strict=True, reason="node: offline messages are flushed at the first "
-                   "presence, before the client's disco#info answer, so a label-aware client "
-                   "gets them with FLOT (see the report of the labels integration tests)")
 def test_label_aware_client_gets_offline_messages_without_flot(xmpp_client, node, sample, ctl,
                                                                users):
     """A label-aware client shows the label itself: its stored labelled messages must
@@ -631,9 +628,6 @@ def test_unreadable_clearance_denies_labelled_messages(xmpp_client, node, sample
                      r"stanza=\d+ jid=%s" % re.escape(u.jid), node.log_text()[mark:])
 
 
-@pytest.mark.xfail(strict=True, reason="node: labels_outbound() logs an unreadable sender "
-                   "clearance as 'verdict=deny-clearance reason=ok' (see the report of the labels "
-                   "integration tests)")
 def test_unreadable_clearance_send_refusal_names_its_reason(xmpp_client, node, sample, ctl, users,
                                                             slapd, ldap_modify):
     u = unreadable_user(users, slapd, node, ldap_modify, "xmppClearance")
