@@ -317,16 +317,193 @@ def cluster_health(cluster):
 
 @pytest.fixture
 def cclient(harness):
-    """cclient(user, port, resource=None, plugins=None, connect=True) -> H.Client on
-    127.0.0.1:port (a node's own port, or the shared one) over STARTTLS."""
-    def make(user, port, *, resource=None, plugins=None, connect=True, timeout=8):
+    """cclient(user, port, resource=None, plugins=None, connect=True, host=None) ->
+    H.Client on 127.0.0.1:port (a node's own port, or the shared one; another address
+    with host) over STARTTLS."""
+    def make(user, port, *, resource=None, plugins=None, connect=True, timeout=8, host=None):
         jid = user.jid if resource is None else "%s/%s" % (user.jid, resource)
         kw = {} if plugins is None else {"plugins": plugins}
         c = harness.client(jid, user.password, port=port, direct_tls=False, **kw)
+        if host is not None:
+            c.x._forced_addr = (host, port)  # harness clients dial 127.0.0.1 otherwise
         if connect:
             c.connect(timeout=timeout)
         return c
     return make
+
+
+# ---- a link cut: two nodes, one of them in a network namespace
+
+PARTITION_NET = "10.231"   # 10.231.0.0/30: the cluster link; 10.231.1.0/30: clients
+
+
+def netns_unavailable_reason():
+    """None when this process can make network namespaces and veth pairs (root and a
+    working `ip netns`), else why not: the partition test skips with it."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces and veth pairs), running as uid %d" % os.geteuid()
+    if shutil.which("ip") is None:
+        return "no `ip` command (iproute2)"
+    probe = "palprobe%d" % os.getpid()
+    p = H.sh(["ip", "netns", "add", probe], check=False)
+    if p.returncode != 0:
+        return "`ip netns add` fails here: %s" % (p.stderr.strip() or p.stdout.strip())
+    try:
+        p = H.sh(["ip", "link", "add", probe[:12] + "a", "type", "veth", "peer", "name",
+                  probe[:12] + "b", "netns", probe], check=False)
+        if p.returncode != 0:
+            return "cannot make a veth pair into a namespace: %s" % p.stderr.strip()
+        H.sh(["ip", "link", "del", probe[:12] + "a"], check=False)
+    finally:
+        H.sh(["ip", "netns", "del", probe], check=False)
+    for net in ("%s.0.1" % PARTITION_NET, "%s.1.1" % PARTITION_NET):
+        r = H.sh(["ip", "route", "get", net], check=False).stdout
+        if " dev lo " in r or "local " in r or (" via " not in r and r.strip()):
+            return "%s is already in use on this host: %s" % (net, r.strip())
+    return None
+
+
+class PartitionLab:
+    """Two cluster nodes against their own slapd (so the session cluster's directory,
+    whose every xmppNode entry is a member, is not involved): p1 in this network
+    namespace, p2 in a namespace of its own. Links are tcp over a veth pair
+    (p1 tcp://10.231.0.1, p2 tcp://10.231.0.2): cutting it (cut()) cuts both directions
+    of the link between the two nodes and nothing else. Clients
+    reach p1 on 127.0.0.1 and p2 over a second veth pair (10.231.1.2), which stays up.
+    p2 reads the directory through slapd's ldapi socket (a path: not bound to a
+    namespace)."""
+
+    def __init__(self, dir, build_dir):
+        self.dir = Path(dir)
+        self.build_dir = Path(build_dir)
+        self.ctl = self.build_dir / "node/palisadectl"
+        self.ns = "palpart%d" % os.getpid()
+        tag = "pp%d" % (os.getpid() % 100000)
+        self.link_root, self.link_ns = tag + "l0", tag + "l1"      # cluster link
+        self.cli_root, self.cli_ns = tag + "c0", tag + "c1"        # clients of p2
+        self.slapd = None
+        self.nodes = {}
+        self.ns_made = False
+        self.env = node_env(self.build_dir)
+
+    def ip(self, *args, ns=False):
+        cmd = (["ip", "netns", "exec", self.ns] if ns else []) + ["ip"] + [str(a) for a in args]
+        return H.sh(cmd)
+
+    def start(self):
+        pb = _conftest().PORT_BASE
+        self.slapd = H.Slapd(self.dir / "slapd", pb + 80, self.ctl)
+        if not H.port_free(pb + 80):
+            raise RuntimeError("port %d is in use" % (pb + 80))
+        self.slapd.start()
+        self.pool = H.UserPool(self.slapd)
+        self.pool.create(4)
+        # the namespace and its two veth pairs
+        self.ip("netns", "add", self.ns)
+        self.ns_made = True
+        self.ip("link", "set", "lo", "up", ns=True)
+        for root, inner, net in ((self.link_root, self.link_ns, 0), (self.cli_root, self.cli_ns, 1)):
+            self.ip("link", "add", root, "type", "veth", "peer", "name", inner, "netns", self.ns)
+            self.ip("addr", "add", "%s.%d.1/30" % (PARTITION_NET, net), "dev", root)
+            self.ip("link", "set", root, "up")
+            self.ip("addr", "add", "%s.%d.2/30" % (PARTITION_NET, net), "dev", inner, ns=True)
+            self.ip("link", "set", inner, "up", ns=True)
+        # p2's directory access: the ldapi socket
+        env2 = self.dir / "slapd-ldapi.env"
+        text = (self.slapd.dir / "env").read_text()
+        env2.write_text(re.sub(r"(?m)^LDAP_URI=.*$", "LDAP_URI='%s'" % self.slapd.env["LDAPI_URI"],
+                               text))
+        specs = {"p1": dict(addr="%s.0.1" % PARTITION_NET, port=pb + 81, c2s="127.0.0.1:%d" % (pb + 76),
+                            env=self.slapd.dir / "env", ns=False),
+                 "p2": dict(addr="%s.0.2" % PARTITION_NET, port=pb + 82,
+                            c2s="%s.1.2:%d" % (PARTITION_NET, pb + 77), env=env2, ns=True)}
+        H.sh([H.SCRIPTS / "gen-cert.sh", self.dir / "tls", H.DOMAIN])
+        for name, sp in specs.items():
+            d = self.dir / name
+            d.mkdir()
+            H.sh([self.ctl, "node", "keygen", "--secret-file", d / "curve.secret"])
+            H.sh([self.ctl, "--env", self.slapd.dir / "env", "node", "add", name,
+                  "tcp://%s:%d" % (sp["addr"], sp["port"]), "--secret-file", d / "curve.secret"])
+            H.sh([H.SCRIPTS / "node-dev.sh", "config", d, "--name", name, "--domain", H.DOMAIN,
+                  "--c2s", sp["c2s"], "--ldap-env", sp["env"], "--cert", self.dir / "tls/cert.pem",
+                  "--key", self.dir / "tls/key.pem", "--cluster-secret-file", d / "curve.secret",
+                  "--heartbeat-ms", HEARTBEAT_MS, "--dead-after-ms", DEAD_AFTER_MS,
+                  "--trace", "ldap"] + [a for f in H.SPIFS for a in ("--spif", f)])
+            self.nodes[name] = LabNode(self, name, d, sp)
+        for name, sp in specs.items():
+            cmd = [H.SCRIPTS / "node-dev.sh", "start", self.dir / name]
+            if sp["ns"]:
+                cmd = ["ip", "netns", "exec", self.ns] + cmd
+            self.nodes[name].expect_running = True
+            H.sh(cmd, env=self.env, timeout=60)
+
+    def cut(self):
+        """The link cut: p2's end of the veth pair goes down. p2 can send nothing to p1
+        (its route to 10.231.0.0/30 is gone, and its namespace has no other), and p1's
+        end loses its carrier: its route stays and what p1 sends to p2 is dropped
+        silently, as on a cut cable. (Taking p1's end down instead would remove p1's
+        route, and p1 would then reach for 10.231.0.2 through its default route: on a
+        host whose default gateway answers any TCP connection, as some sandboxes'
+        egress proxies do, the node's connection would go there.)"""
+        self.ip("link", "set", self.link_ns, "down", ns=True)
+
+    def heal(self):
+        self.ip("link", "set", self.link_ns, "up", ns=True)
+
+    def stop(self):
+        problems = []
+        for nd in self.nodes.values():
+            if not nd.expect_running and not nd.alive():
+                continue
+            nd.expect_running = False
+            p = H.sh([H.SCRIPTS / "node-dev.sh", "stop", nd.dir], check=False, timeout=60)
+            if p.returncode != 0:
+                problems.append("stopping %s failed: %s%s" % (nd.name, p.stdout, p.stderr))
+            report = nd.sanitizer_report()
+            if report:
+                problems.append("%s logged a sanitizer report:\n%s" % (nd.name, report))
+        if self.ns_made:
+            H.sh(["ip", "link", "del", self.link_root], check=False)
+            H.sh(["ip", "link", "del", self.cli_root], check=False)
+            H.sh(["ip", "netns", "del", self.ns], check=False)
+            self.ns_made = False
+        if self.slapd is not None and self.slapd.env:
+            self.slapd.stop()
+        return problems
+
+
+class LabNode(ClusterNode):
+    """A node of the PartitionLab (same files as a cluster-dev.sh node)."""
+
+    def __init__(self, lab, name, d, spec):
+        self.cluster = lab  # ClusterNode.status() needs .palisadectl
+        lab.palisadectl = lab.ctl
+        self.k = None
+        self.name = name
+        self.dir = Path(d)
+        self.host, _, port = spec["c2s"].rpartition(":")
+        self.port = int(port)
+        self.c2s_port = self.port
+        self.expect_running = False
+        self.checked_bytes = 0
+        self.old_logs = []
+
+
+@pytest.fixture
+def partition_lab(tmp_path_factory, build_dir):
+    reason = netns_unavailable_reason()
+    if reason:
+        pytest.skip("link cut with a network namespace: " + reason)
+    lab = PartitionLab(tmp_path_factory.mktemp("part"), build_dir)
+    _clusters.append(lab)
+    try:
+        lab.start()
+        yield lab
+    finally:
+        problems = lab.stop()
+        _clusters.remove(lab)
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
 
 
 # ---- reports
@@ -342,7 +519,7 @@ def pytest_runtest_makereport(item, call):
         return
     for c in list(_clusters):
         marks = getattr(c, "log_marks", {})
-        for nd in c.nodes:
+        for nd in (c.nodes.values() if isinstance(c.nodes, dict) else c.nodes):
             for log in nd.old_logs:
                 lines = log.read_text(errors="replace").splitlines()
                 rep.sections.append(("cluster %s earlier log (%s)" % (nd.name, log),
