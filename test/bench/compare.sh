@@ -11,8 +11,9 @@
 # the same users written straight into its internal_hashed account files). Each
 # server and its helpers are pinned to CPU 0, the load generator
 # (palisade-bench) to CPU 1. Every scenario runs against each server in turn,
-# A B A B; the table shows the better of the two rounds of each figure. Loopback
-# only; everything started here is stopped on exit (also on Ctrl-C).
+# A B A B, each run on a freshly started server; the table shows the better of
+# the two rounds of each figure. Loopback only; everything started here is
+# stopped on exit (also on Ctrl-C).
 #
 # Usage: test/bench/compare.sh [--quick | --full] [--out FILE] [--rounds N]
 #                              [--no-build] [--keep] [--wait-quiet SECONDS]
@@ -344,25 +345,20 @@ run() {
     echo "($((SECONDS - t0)) s)"
 }
 
-# scenario NAME TLS -- arguments: A B A B (only=SERVER: that one alone)
+restart() {
+    if [ "$1" = palisade ]; then stop_node; start_node; else stop_prosody; start_prosody; fi
+}
+
+# scenario NAME TLS -- arguments: A B A B (only=SERVER: that one alone). Every
+# run gets a freshly started server: Prosody keeps state from earlier logins
+# that slows it down (about 15,000 messages/s fresh, 5,000 after a 3,000-login
+# storm), and memory readings need allocators without earlier garbage.
 scenario() {
     local name=$1 tls=$2
     shift 2
     for ((r = 1; r <= rounds; r++)); do
         for s in ${only:-palisade prosody}; do
-            run "$name" "$s" "$r" "$tls" -- "$@"
-        done
-    done
-}
-
-# Idle memory is measured on freshly started servers (no memory kept from
-# earlier scenarios in the allocators).
-idle_scenario() {
-    local name=$1 tls=$2
-    shift 2
-    for ((r = 1; r <= rounds; r++)); do
-        for s in palisade prosody; do
-            if [ "$s" = palisade ]; then stop_node; start_node; else stop_prosody; start_prosody; fi
+            restart "$s"
             run "$name" "$s" "$r" "$tls" -- "$@"
         done
     done
@@ -400,14 +396,13 @@ for rate in $LABEL_RATES; do
         --pairs "$PAIRS" --rate "$rate" --warmup-s "$WARM_S" --duration "$DUR_S"
 done
 
-say "idle sessions (servers restarted before each run)"
-idle_scenario idle none --scenario idle -n "$IDLE_N" -c 100 --settle 1 --hold "$IDLE_HOLD"
-idle_scenario idle-tls starttls --scenario idle -n "$IDLE_TLS_N" -c 100 --settle 1 \
+say "idle sessions"
+scenario idle none --scenario idle -n "$IDLE_N" -c 100 --settle 1 --hold "$IDLE_HOLD"
+scenario idle-tls starttls --scenario idle -n "$IDLE_TLS_N" -c 100 --settle 1 \
     --hold "$IDLE_HOLD"
 if [ "$MANY_TLS_N" -gt 0 ]; then
     say "$MANY_TLS_N TLS sessions at once, held 10 s (Palisade only)"
-    stop_node
-    start_node
+    restart palisade
     run tls-sessions palisade 1 starttls -- --scenario idle -n "$MANY_TLS_N" -c 200 --settle 1 \
         --hold 10
 fi
@@ -418,6 +413,9 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 say "done measuring in $((SECONDS - started_at)) s; load average now $load_after"
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git -C "$top" diff --quiet HEAD -- core node policy directory cluster 2>/dev/null; then
+    commit+=" plus uncommitted changes in the working tree"
+fi
 cmd="test/bench/compare.sh --$mode"
 [ "$rounds" != 2 ] && cmd+=" --rounds $rounds"
 python3 - "$results" "$out" "$mode" "$cpu_model" "$(nproc)" "$(uname -r)" "$load_before" \
@@ -573,9 +571,9 @@ with open(out, "w") as f:
     f.write("<!-- Written by %s; do not edit by hand. -->\n" % cmd)
     f.write("Measured %s on %s (%s CPUs, Linux %s), commit %s, with `%s`: "
             "each server pinned to CPU 0, the load generator to CPU 1, loopback, best of "
-            "%s rounds (A B A B). Load average %s before, %s after (other work was running "
-            "on the machine).\n\n" % (when, cpu, ncpu, kernel, commit, cmd, rounds,
-                                      load_before, load_after))
+            "%s rounds (A B A B, each run on a freshly started server). Load average %s "
+            "before, %s after (other work was running on the machine).\n\n"
+            % (when, cpu, ncpu, kernel, commit, cmd, rounds, load_before, load_after))
     f.write("\n".join(table) + "\n\n")
     for n in notes: f.write("- " + n + "\n")
     if problems:
