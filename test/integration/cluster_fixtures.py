@@ -9,6 +9,9 @@ offsets in its USED_PORT_OFFSETS) gives the cluster PORT_BASE+70 (the port every
 shares, SO_REUSEPORT), +71..+73 (node K's own port), +74..+79 (the extra nodes some
 tests start) and +81..+89 (tcp cluster endpoints, for tests that need them).
 
+PALISADE_CLUSTER_LOG_LEVEL=debug in the environment gives the cluster's nodes that log
+level (default info), for investigations.
+
 Health: a cluster node that logs a sanitizer report fails the test during which it
 did (and the module's end); a node that dies without the test killing it fails the
 test; at the end every node is stopped with SIGTERM (cluster-dev.sh stop) and must exit
@@ -18,7 +21,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -204,7 +206,9 @@ class Cluster:
         args += ["--"]
         for f in H.SPIFS:
             args += ["--spif", f]
-        args += ["--trace", "ldap"] + (["--log-level", os.environ["PALISADE_CLUSTER_LOG_LEVEL"]] if os.environ.get("PALISADE_CLUSTER_LOG_LEVEL") else []) + self.extra
+        args += ["--trace", "ldap"] + self.extra
+        if os.environ.get("PALISADE_CLUSTER_LOG_LEVEL"):  # e.g. debug, when investigating
+            args += ["--log-level", os.environ["PALISADE_CLUSTER_LOG_LEVEL"]]
         self.started = True  # stop() from here on, even if start fails half-way
         self._run(*args)
         for nd in self.nodes:
@@ -517,7 +521,9 @@ def pytest_runtest_makereport(item, call):
     if not (rep.failed and call.when != "teardown" and
             item.fspath.basename == "test_cluster.py"):
         return
-    for c in list(_clusters):
+    used = [c for c in _clusters
+            if any(c is v for v in getattr(item, "funcargs", {}).values())]
+    for c in used:
         marks = getattr(c, "log_marks", {})
         for nd in (c.nodes.values() if isinstance(c.nodes, dict) else c.nodes):
             for log in nd.old_logs:
@@ -538,7 +544,3 @@ def run_bg(cmd, env=None):
     full.update(env or {})
     return subprocess.Popen([str(c) for c in cmd], env=full, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def monotonic():
-    return time.monotonic()

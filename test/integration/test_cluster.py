@@ -14,9 +14,9 @@ network namespace) and its healing.
 
 Every wait polls to a deadline; the module takes under two minutes."""
 import asyncio
+import copy
 import re
 import secrets
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 
@@ -203,7 +203,6 @@ def test_labelled_message_refused_by_the_receiving_node(cluster_health, cclient,
     """alice (SECRET) on node1 sends a SECRET message (its label from alice's catalog)
     to carol (RESTRICTED) on node2: carol gets nothing, alice gets cancel/forbidden, and
     the decision is node2's: its log has the read denial for carol, node1's has not."""
-    import copy
     c = cluster_health
     alice, carol, bob = sample["alice"], sample["carol"], sample["bob"]
     ca = cclient(alice, c.node(1).port, resource="lbl", plugins=AWARE_PLUGINS)
@@ -244,8 +243,8 @@ def test_node_refused(cluster_health, slapd, build_dir, tmp_path, case):
     """A 4th node whose secret key does not match its xmppNode entry, or that has no
     entry, exits non-zero at start with a message saying why; while it tries, and after,
     no member reports it up (palisadectl node status on every node)."""
-    import cluster_fixtures as CF
-    c = cluster_health
+    import cluster_fixtures as CF  # loaded by pytest_plugins (imported here, not above,
+    c = cluster_health              # so that pytest can rewrite its asserts)
     name = "node4" if case == "wrong-key" else "node5"
     d = tmp_path / name
     d.mkdir()
@@ -450,7 +449,6 @@ def test_kill_node_mid_traffic(cluster_health, cclient, users, slapd):
     y2 = online(cclient(yu, c.node(3).port, resource="back"))
     z2 = online(cclient(zu, c.shared_port, resource="back"))
 
-    senders = {"x1": x1, "x3": x3, "y": y, "z": z}
     receivers = {yu.jid: (y, y2), zu.jid: (z, z2), x1u.jid: (x1,), x3u.jid: (x3,)}
     stream_info = {name: (sender, rcpt) for name, sender, rcpt, _ in t.streams}
     survivors = {x1, x3}
