@@ -74,9 +74,12 @@ void bench_hist_add(struct bench_hist *h, uint64_t ns);
 /* The q-quantile (0..1) in microseconds; 0 when empty. */
 double bench_hist_quantile_us(const struct bench_hist *h, double q);
 
-/* CPU seconds (utime + stime) of a process from /proc/PID/stat; < 0 on error. */
+/* CPU seconds of a process: the nanoseconds of /proc/PID/task/TID/schedstat
+ * summed over its threads, else utime + stime from /proc/PID/stat; < 0 on
+ * error. */
 double bench_proc_cpu_s(pid_t pid);
-/* User CPU seconds, and system seconds into *sys_s; < 0 on error. */
+/* User CPU seconds, and system seconds into *sys_s, from /proc/PID/stat
+ * (10 ms ticks); < 0 on error. */
 double bench_proc_cpu_split(pid_t pid, double *sys_s);
 /* The sum over the --server-pid processes; < 0 when none is readable. */
 double bench_servers_cpu_s(void);

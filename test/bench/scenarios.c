@@ -434,6 +434,7 @@ scenario_messages(bool labelled)
     uint64_t t_measure = t0 + (uint64_t)(bench_opt.warmup_s * NS);
     uint64_t t_stop = t_measure + (uint64_t)(bench_opt.duration * NS);
     double cpu0 = -1;
+    double user0 = 0;
     double sys0 = 0;
     double self0 = 0;
     uint64_t sent0 = 0;
@@ -448,7 +449,8 @@ scenario_messages(bool labelled)
             M.measuring = true;
             bench_hist_reset(&M.lat);
             M.delivered_window = 0;
-            cpu0 = bench_servers_cpu_split(&sys0);
+            cpu0 = bench_servers_cpu_s();
+            user0 = bench_servers_cpu_split(&sys0);
             self0 = bench_self_cpu_s();
             sent0 = M.sent_total;
             backlog0 = M.backlog;
@@ -461,7 +463,8 @@ scenario_messages(bool labelled)
     }
     uint64_t tm1 = bench_now_ns();
     double sys1 = 0;
-    double cpu1 = bench_servers_cpu_split(&sys1);
+    double cpu1 = bench_servers_cpu_s();
+    double user1 = bench_servers_cpu_split(&sys1);
     double self1 = bench_self_cpu_s();
     M.measuring = false;
     M.sending = false;
@@ -490,8 +493,9 @@ scenario_messages(bool labelled)
     }
     uint64_t lost = sent - unique;
     uint64_t dup = received - unique;
-    double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 + (sys1 - sys0) : -1;
-    double sys_share = cpu > 0 ? (sys1 - sys0) / cpu : -1;
+    double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+    double ticks = (user1 - user0) + (sys1 - sys0);
+    double sys_share = ticks > 0 ? (sys1 - sys0) / ticks : -1;
     double rate = window_s > 0 ? (double)delivered / window_s : 0;
     char line[1400];
     bench_result_begin(line, sizeof line);
