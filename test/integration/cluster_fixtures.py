@@ -6,8 +6,9 @@ their node, and the health checks of the cluster's nodes.
 
 Ports: the run's block of conftest.py (PORT_BASE + n, n < 100; conftest uses the
 offsets in its USED_PORT_OFFSETS) gives the cluster PORT_BASE+70 (the port every node
-shares, SO_REUSEPORT), +71..+73 (node K's own port), +74..+79 (the extra nodes some
-tests start) and +81..+89 (tcp cluster endpoints, for tests that need them).
+shares, SO_REUSEPORT), +71..+73 (node K's own port), +74..+75 (the nodes
+test_node_refused starts), and the partition test +76..+77 (its nodes' client ports),
++80 (its slapd) and +81..+82 (its tcp cluster endpoints).
 
 PALISADE_CLUSTER_LOG_LEVEL=debug in the environment gives the cluster's nodes that log
 level (default info), for investigations.
