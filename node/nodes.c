@@ -6,7 +6,9 @@
  *                      sessions of the sender exist (or changed); one per
  *                      message normally, up to ten when a peer joins;
  *   NODES_MSG_GONE     [full JID]  that session ended;
- *   NODES_MSG_STANZA   [target full JID][stanza]  deliver to a local session.
+ *   NODES_MSG_STANZA   [target full JID][stanza]  deliver to a local session;
+ *   NODES_MSG_ROUTE    [stanza]  route it here: an inbound subscription stanza
+ *                      for a user whose sessions are on the receiving node.
  * Stanzas travel serialized with their jabber:client namespace declared. The
  * receiving node parses them again and applies its own label check. */
 #include "node/nodes.h"
@@ -28,6 +30,7 @@
 #include "core/xml.h"
 #include "directory/directory.h"
 #include "node/features.h"
+#include "node/presence.h"
 #include "node/router.h"
 #include "node/server.h"
 #include "node/sess.h"
@@ -38,7 +41,10 @@ enum nodes_msg {
     NODES_MSG_SESSION = 1,
     NODES_MSG_GONE = 2,
     NODES_MSG_STANZA = 3,
+    NODES_MSG_ROUTE = 4, /* [stanza]: route it here (its receiver's sessions are here) */
 };
+
+#define NODES_STATE_RESYNC 0x2 /* session flag: sent because the link (re)came up */
 
 struct nodes {
     struct cluster *cl;
@@ -211,6 +217,7 @@ nodes_on_session(struct server *srv, const char *from, const struct cluster_fram
         jid_free(jid);
         return;
     }
+    bool is_new = s == NULL;
     if (!s) {
         s = xcalloc(1, sizeof *s);
         s->id = server_next_id(srv);
@@ -225,13 +232,21 @@ nodes_on_session(struct server *srv, const char *from, const struct cluster_fram
             s->node = xstrdup(from);
         }
     }
-    s->available = state[0] != 0;
+    s->available = (state[0] & 1) != 0;
     s->initial_sent = s->initial_sent || s->available;
     s->priority = (int8_t)state[1];
     stanza_unref(s->presence);
     s->presence = s->available ? pres : NULL;
     if (!s->available)
         stanza_unref(pres);
+    /* Learnt again after a partition healed (or from a node we had lost):
+     * our own sessions were told it went unavailable, so tell them it is
+     * back. Its node broadcast it at login for every other case. */
+    if (is_new && s->available && (state[0] & NODES_STATE_RESYNC)) {
+        srv->deliver_local_only = true;
+        presence_rebroadcast(srv, s);
+        srv->deliver_local_only = false;
+    }
 }
 
 static void
@@ -275,11 +290,62 @@ nodes_on_stanza(struct server *srv, const char *from, const struct cluster_frame
 }
 
 static void
+nodes_on_route(struct server *srv, const char *from, const struct cluster_frame *f, size_t n)
+{
+    struct stanza *st = n == 1 ? nodes_parse(&f[0]) : NULL;
+    if (!st || st->kind != STANZA_PRESENCE) {
+        log_warn("cluster bad-message type=route node=%s", from);
+        stanza_unref(st);
+        return;
+    }
+    st->id = server_next_id(srv);
+    log_debug("cluster routed-here stanza=%" PRIu64 " node=%s", st->id, from);
+    srv->route_here = true; /* processed here, never handed on again */
+    router_route(srv, st, NULL);
+    srv->route_here = false;
+    stanza_unref(st);
+}
+
+bool
+nodes_route_to_owner(struct server *srv, struct stanza *st)
+{
+    if (!srv->nodes || srv->route_here || !st->to || !st->to->local || !st->type)
+        return false;
+    if (strcmp(st->type, "subscribe") != 0 && strcmp(st->type, "subscribed") != 0 &&
+        strcmp(st->type, "unsubscribe") != 0 && strcmp(st->type, "unsubscribed") != 0)
+        return false;
+    const char *owner = NULL;
+    for (struct sess *s = sess_table_bare(srv->sessions, st->to->bare); s; s = s->next_of_bare) {
+        if (!s->node)
+            return false; /* a session here: process it here */
+        owner = owner ? owner : s->node;
+    }
+    if (!owner)
+        return false;
+    struct buf b;
+    buf_init(&b);
+    nodes_serialize(st, &b);
+    struct cluster_frame f = {buf_head(&b), buf_used(&b)};
+    int rc = cluster_send(srv->nodes->cl, owner, NODES_MSG_ROUTE, &f, 1);
+    buf_free(&b);
+    if (rc != PAL_OK) {
+        log_notice("cluster route-failed stanza=%" PRIu64 " node=%s error=%s (processed here)",
+                   st->id, owner, pal_strerror(rc));
+        return false;
+    }
+    log_debug("cluster routed-to stanza=%" PRIu64 " node=%s", st->id, owner);
+    return true;
+}
+
+static void
 nodes_on_message(void *arg, const char *from, uint16_t type, const struct cluster_frame *f,
                  size_t n)
 {
     struct server *srv = arg;
     switch (type) {
+    case NODES_MSG_ROUTE:
+        nodes_on_route(srv, from, f, n);
+        break;
     case NODES_MSG_SESSION:
         /* one or more sessions, three frames each (a joining peer gets them packed) */
         if (n == 0 || n % 3 != 0) {
@@ -306,6 +372,8 @@ nodes_on_undelivered(void *arg, const char *node, uint16_t type, const struct cl
 {
     if (type == NODES_MSG_STANZA)
         nodes_on_stanza(arg, node, f, n, true);
+    else if (type == NODES_MSG_ROUTE)
+        nodes_on_route(arg, node, f, n); /* its owner died: process it here */
 }
 
 #define NODES_SESSIONS_PER_MSG (CLUSTER_MAX_FRAMES / 3)
@@ -341,7 +409,7 @@ nodes_on_peer_up(void *arg, const char *node)
         buf_init(&pres[k]);
         if (s->available && s->presence)
             nodes_serialize(s->presence, &pres[k]);
-        state[k][0] = s->available ? 1 : 0;
+        state[k][0] = (s->available ? 1 : 0) | NODES_STATE_RESYNC;
         state[k][1] = (unsigned char)(int8_t)s->priority;
         f[k * 3] = (struct cluster_frame){s->jid->full, strlen(s->jid->full)};
         f[k * 3 + 1] = (struct cluster_frame){state[k], 2};

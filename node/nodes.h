@@ -33,6 +33,13 @@ void nodes_session_down(struct server *srv, struct sess *s);
 /* Forwards st to the remote session s (from router_deliver). */
 void nodes_forward(struct server *srv, struct sess *s, struct stanza *st);
 
+/* Inbound subscription stanzas (subscribe, subscribed, unsubscribe,
+ * unsubscribed) for a local user are processed by the node that holds the
+ * user's sessions, whose replica has that user's latest roster writes. True
+ * when st was handed to such a node (the caller stops); false when this node
+ * should process it. */
+bool nodes_route_to_owner(struct server *srv, struct stanza *st);
+
 /* For palisadectl status: appends a text report of the members and their
  * sessions to out. */
 struct buf;

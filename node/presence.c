@@ -561,3 +561,20 @@ presence_handle(struct server *srv, struct stanza *st, struct sess *origin)
         presence_inbound(srv, st);
     return ROUTE_HANDLED;
 }
+
+void
+presence_rebroadcast(struct server *srv, struct sess *s)
+{
+    struct dir_roster_item *items = NULL;
+    size_t n = 0;
+
+    if (!s->available || s->presence == NULL)
+        return;
+    if (dir_roster_get(srv->dir, s->jid->bare, &items, &n) != PAL_OK) {
+        items = NULL;
+        n = 0;
+    }
+    presence_broadcast(srv, s->jid->bare, s->presence, items, n, s);
+    if (items != NULL)
+        dir_roster_free(items, n);
+}

@@ -18,4 +18,10 @@ void presence_send_unavailable(struct server *srv, const char *user, const struc
 void presence_send_type(struct server *srv, const struct jid *from, const struct jid *to,
                         const char *type);
 
+struct sess;
+/* Tells the subscribers of s's user about s's current available presence
+ * (nodes.c: sessions learnt again after a partition healed; with
+ * srv->deliver_local_only set, only this node's sessions hear it). */
+void presence_rebroadcast(struct server *srv, struct sess *s);
+
 #endif

@@ -111,6 +111,8 @@ router_route(struct server *srv, struct stanza *st, struct sess *origin)
     }
     switch (st->kind) {
     case STANZA_PRESENCE:
+        if (nodes_route_to_owner(srv, st))
+            return;
         presence_handle(srv, st, origin);
         return;
     case STANZA_MESSAGE:

@@ -26,6 +26,7 @@ struct server {
     struct tls_ctx *tls;
     struct nodes *nodes;        /* nodes.c: the cluster, NULL when not clustered */
     bool deliver_local_only;    /* nodes.c: cleaning up a dead node's sessions */
+    bool route_here;            /* nodes.c: routing a stanza another node handed us */
     int ctl_fd;                 /* ctl.c: the control socket, when ctl_on */
     bool ctl_on;
     struct policy_set *policy;  /* labels.c: the enforced SPIFs, NULL when none */
