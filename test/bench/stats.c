@@ -162,9 +162,16 @@ bench_proc_cpu_split(pid_t pid, double *sys_s)
 double
 bench_servers_cpu_s(void)
 {
-    double sys;
-    double user = bench_servers_cpu_split(&sys);
-    return user < 0 ? -1 : user + sys;
+    double sum = 0;
+    bool any = false;
+    for (int i = 0; i < bench_opt.n_pids; i++) {
+        double v = bench_proc_cpu_s(bench_opt.pids[i]);
+        if (v >= 0) {
+            sum += v;
+            any = true;
+        }
+    }
+    return any ? sum : -1;
 }
 
 double
