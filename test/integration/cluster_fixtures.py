@@ -342,6 +342,31 @@ def cclient(harness):
 PARTITION_NET = "10.231"   # 10.231.0.0/30: the cluster link; 10.231.1.0/30: clients
 
 
+# `ip netns add` bind-mounts /run/netns on first use and nothing unmounts it; a test
+# leaves the host as it found it, so the mount goes when this process made it.
+def netns_mounted():
+    # os.path.ismount cannot see a bind mount within one filesystem
+    try:
+        with open("/proc/self/mounts") as f:
+            return any(line.split()[1] == "/run/netns" for line in f if len(line.split()) > 1)
+    except OSError:
+        return False
+
+
+NETNS_WAS_MOUNTED = netns_mounted()
+
+
+def undo_netns_mount():
+    if NETNS_WAS_MOUNTED or not netns_mounted():
+        return
+    try:
+        if os.listdir("/run/netns"):
+            return  # someone else's namespaces live there now
+    except OSError:
+        return
+    H.sh(["umount", "/run/netns"], check=False)
+
+
 def netns_unavailable_reason():
     """None when this process can make network namespaces and veth pairs (root and a
     working `ip netns`), else why not: the partition test skips with it."""
@@ -361,6 +386,7 @@ def netns_unavailable_reason():
         H.sh(["ip", "link", "del", probe[:12] + "a"], check=False)
     finally:
         H.sh(["ip", "netns", "del", probe], check=False)
+        undo_netns_mount()
     for net in ("%s.0.1" % PARTITION_NET, "%s.1.1" % PARTITION_NET):
         r = H.sh(["ip", "route", "get", net], check=False).stdout
         if " dev lo " in r or "local " in r or (" via " not in r and r.strip()):
@@ -471,6 +497,7 @@ class PartitionLab:
             H.sh(["ip", "link", "del", self.link_root], check=False)
             H.sh(["ip", "link", "del", self.cli_root], check=False)
             H.sh(["ip", "netns", "del", self.ns], check=False)
+            undo_netns_mount()
             self.ns_made = False
         if self.slapd is not None and self.slapd.env:
             self.slapd.stop()
