@@ -39,6 +39,7 @@
 #include "core/xml.h"
 #include "directory/directory.h"
 #include "node/features.h"
+#include "node/nodes.h"
 #include "node/roster.h"
 #include "node/router.h"
 #include "node/server.h"
@@ -248,6 +249,9 @@ presence_available(struct server *srv, struct sess *s, const struct stanza *st)
     s->presence = p;
     s->priority = presence_priority(p);
     s->available = true;
+    /* The other nodes learn the new state before any contact hears the
+     * presence, so a message sent on seeing it finds the session. */
+    nodes_session_up(srv, s);
     if (dir_roster_get(srv->dir, s->jid->bare, &items, &n) != PAL_OK) {
         items = NULL;
         n = 0;
@@ -274,6 +278,7 @@ presence_go_unavailable(struct server *srv, struct sess *s, struct stanza *p)
         s->available = false;
         stanza_unref(s->presence);
         s->presence = NULL;
+        nodes_session_up(srv, s);
         if (dir_roster_get(srv->dir, s->jid->bare, &items, &n) != PAL_OK) {
             items = NULL;
             n = 0;

@@ -98,9 +98,7 @@ router_route(struct server *srv, struct stanza *st, struct sess *origin)
      * subscription or directed presence is bookkept even for remote contacts;
      * the handler re-routes the outbound copy with origin NULL. */
     if (st->kind == STANZA_PRESENCE && origin) {
-        presence_handle(srv, st, origin);
-        if (!st->to)
-            nodes_session_up(srv, origin); /* availability or priority may have changed */
+        presence_handle(srv, st, origin); /* announces availability changes to the cluster */
         return;
     }
     if (st->to && !server_is_local_domain(srv, st->to->domain)) {
