@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <stringprep.h>
 
 #include "core/err.h"
 #include "core/jid.h"
@@ -246,11 +247,66 @@ test_jid_make_dup_bare_and_compare(void **state)
     assert_int_equal(jid_make("a", NULL, NULL, &a), PAL_EMALFORMED);
 }
 
+/* libidn's answer for one part: the prepared string, or NULL when refused. */
+static char *
+reference_prep(const char *in, int which)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", in);
+    int rc = which == 0   ? stringprep_xmpp_nodeprep(buf, sizeof buf)
+             : which == 1 ? stringprep_nameprep(buf, sizeof buf)
+                          : stringprep_xmpp_resourceprep(buf, sizeof buf);
+    return rc == STRINGPREP_OK && buf[0] ? strdup(buf) : NULL;
+}
+
+/* The ASCII fast path in jid.c gives libidn's answer for every printable
+ * character in every part (local, domain, resource), alone and between
+ * letters of both cases. */
+static void
+test_jid_ascii_fast_path_matches_libidn(void **state)
+{
+    (void)state;
+    for (int c = 0x21; c <= 0x7e; c++) {
+        for (int form = 0; form < 2; form++) {
+            char part[8];
+            if (form == 0)
+                snprintf(part, sizeof part, "%c", c);
+            else
+                snprintf(part, sizeof part, "Ab%cZ", c);
+            for (int which = 0; which < 3; which++) {
+                char *want = reference_prep(part, which);
+                struct jid *j = NULL;
+                int rc = which == 0   ? jid_make(part, "example.com", NULL, &j)
+                         : which == 1 ? jid_make("u", part, NULL, &j)
+                                      : jid_make("u", "example.com", part, &j);
+                if (which == 1) {
+                    /* domains have syntax rules of their own: compare only
+                     * when jid.c accepts it */
+                    if (rc == PAL_OK)
+                        assert_non_null(want);
+                    if (rc == PAL_OK)
+                        assert_string_equal(j->domain, want);
+                } else if (want == NULL) {
+                    if (rc == PAL_OK)
+                        fail_msg("part '%s' (%d) accepted, libidn refuses it", part, which);
+                } else {
+                    if (rc != PAL_OK)
+                        fail_msg("part '%s' (%d) refused, libidn gives '%s'", part, which, want);
+                    assert_string_equal(which == 0 ? j->local : j->resource, want);
+                }
+                jid_free(j);
+                free(want);
+            }
+        }
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jid_valid_forms),
+        cmocka_unit_test(test_jid_ascii_fast_path_matches_libidn),
         cmocka_unit_test(test_jid_invalid_forms),
         cmocka_unit_test(test_jid_part_length_limits),
         cmocka_unit_test(test_jid_normalize),
