@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "core/err.h"
 #include "core/ev.h"
 #include "core/jid.h"
@@ -19,6 +21,7 @@
 #include "core/mem.h"
 #include "directory/directory.h"
 #include "node/features.h"
+#include "node/hash.h"
 #include "node/router.h"
 #include "node/server.h"
 #include "node/sess.h"
@@ -30,6 +33,24 @@
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define CAPS_ID_PREFIX "palisade-caps-"
 #define CAPS_WAIT_MS 2000
+
+/* Parsing a clearance or a label and building an envelope cost hundreds of
+ * microseconds (the policy OIDs go through BIGNUM text conversions); a
+ * deployment has a handful of distinct clearances and labels, so each is
+ * parsed once. The policies never change while a node runs, so cached
+ * results stay true; the caches are emptied when they grow past a bound. */
+#define LABELS_CACHE_MAX 4096
+
+struct labels_cached {
+    struct policy_label *label;
+    struct policy_decision valid;
+    struct xml_tree *envelope; /* the server's <securitylabel/>, NULL until built */
+};
+
+struct labels_cache {
+    struct hash *clearances; /* hex of the DER -> struct policy_clearance */
+    struct hash *labels;     /* base64 of the DER -> struct labels_cached */
+};
 
 struct labels_wait {
     struct server *srv;
@@ -64,11 +85,108 @@ labels_init(struct server *srv, char *err, size_t errlen)
     return PAL_OK;
 }
 
+static void
+labels_cache_clear(struct labels_cache *lc)
+{
+    size_t n = 0;
+    void **v = hash_values(lc->clearances, &n);
+    for (size_t i = 0; i < n; i++)
+        policy_clearance_free(v[i]);
+    free(v);
+    v = hash_values(lc->labels, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct labels_cached *e = v[i];
+        policy_label_free(e->label);
+        xml_tree_free(e->envelope);
+        free(e);
+    }
+    free(v);
+    hash_free(lc->clearances);
+    hash_free(lc->labels);
+    lc->clearances = hash_new();
+    lc->labels = hash_new();
+}
+
+static struct labels_cache *
+labels_cache(struct server *srv)
+{
+    if (!srv->label_cache) {
+        srv->label_cache = xcalloc(1, sizeof *srv->label_cache);
+        srv->label_cache->clearances = hash_new();
+        srv->label_cache->labels = hash_new();
+    }
+    return srv->label_cache;
+}
+
 void
 labels_free(struct server *srv)
 {
+    if (srv->label_cache) {
+        labels_cache_clear(srv->label_cache);
+        hash_free(srv->label_cache->clearances);
+        hash_free(srv->label_cache->labels);
+        free(srv->label_cache);
+        srv->label_cache = NULL;
+    }
     policy_set_free(srv->policy);
     srv->policy = NULL;
+}
+
+/* The parsed clearance of a DER value (borrowed from the cache), or NULL when
+ * it does not parse. */
+static const struct policy_clearance *
+labels_clearance(struct server *srv, const unsigned char *der, size_t len)
+{
+    struct labels_cache *lc = labels_cache(srv);
+    char *key = xmalloc(2 * len + 1);
+    for (size_t i = 0; i < len; i++)
+        snprintf(key + 2 * i, 3, "%02x", der[i]);
+    struct policy_clearance *c = hash_get(lc->clearances, key);
+    if (!c && policy_clearance_from_der(der, len, &c) == PAL_OK)
+        hash_put(lc->clearances, key, c);
+    free(key);
+    return c;
+}
+
+/* The cache entry of a label given as base64 DER (the text of an
+ * <esssecuritylabel/>), parsing it on first sight; NULL when it does not
+ * parse. */
+static struct labels_cached *
+labels_cached_b64(struct server *srv, const char *b64)
+{
+    struct labels_cache *lc = labels_cache(srv);
+    struct labels_cached *e = hash_get(lc->labels, b64);
+    if (e)
+        return e;
+    struct policy_label *l = NULL;
+    if (policy_label_from_base64(b64, strlen(b64), &l) != PAL_OK)
+        return NULL;
+    e = xcalloc(1, sizeof *e);
+    e->label = l;
+    e->valid = srv->policy ? policy_label_validate(srv->policy, l)
+                           : (struct policy_decision){POLICY_DENY_BAD_LABEL, 0};
+    hash_put(lc->labels, b64, e);
+    return e;
+}
+
+static struct labels_cached *
+labels_cached_der(struct server *srv, const unsigned char *der, size_t len)
+{
+    char *b64 = xmalloc(4 * ((len + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)b64, der, (int)len);
+    struct labels_cached *e = labels_cached_b64(srv, b64);
+    free(b64);
+    return e;
+}
+
+/* Called before a lookup that may add entries, never while a borrowed
+ * pointer from the cache is held. */
+static void
+labels_cache_trim(struct server *srv)
+{
+    struct labels_cache *lc = labels_cache(srv);
+    if (hash_count(lc->clearances) + hash_count(lc->labels) > LABELS_CACHE_MAX)
+        labels_cache_clear(lc);
 }
 
 bool
@@ -81,32 +199,32 @@ labels_enabled(const struct server *srv)
 
 struct clearances {
     size_t n;
-    struct policy_clearance **v;
+    struct policy_clearance **v; /* borrowed from the cache */
     bool unreadable; /* a value did not parse: fail closed */
 };
 
+/* The user's clearances, borrowed from the cache until clearances_clear(). */
 static void
-clearances_load(const struct dir_user *u, struct clearances *c)
+clearances_load(struct server *srv, const struct dir_user *u, struct clearances *c)
 {
     memset(c, 0, sizeof *c);
     if (!u || u->n_clearance == 0)
         return;
     c->v = xcalloc(u->n_clearance, sizeof *c->v);
     for (size_t i = 0; i < u->n_clearance; i++) {
-        struct policy_clearance *pc = NULL;
-        if (policy_clearance_from_der(u->clearance[i].der, u->clearance[i].len, &pc) != PAL_OK) {
+        const struct policy_clearance *pc =
+            labels_clearance(srv, u->clearance[i].der, u->clearance[i].len);
+        if (!pc) {
             c->unreadable = true;
             continue;
         }
-        c->v[c->n++] = pc;
+        c->v[c->n++] = (struct policy_clearance *)pc;
     }
 }
 
 static void
 clearances_clear(struct clearances *c)
 {
-    for (size_t i = 0; i < c->n; i++)
-        policy_clearance_free(c->v[i]);
     free(c->v);
     memset(c, 0, sizeof *c);
 }
@@ -120,15 +238,27 @@ labels_element(const struct stanza *st)
 }
 
 /* The parsed label (cached on the stanza), or NULL when unlabelled; *bad is
- * set when there is a label element we cannot read. */
+ * set when there is a label element we cannot read. *entry (when asked)
+ * gets the label's cache entry if it came through the cache. */
 static const struct policy_label *
-labels_of(struct stanza *st, bool *bad)
+labels_of(struct server *srv, struct stanza *st, bool *bad, struct labels_cached **entry)
 {
     *bad = false;
+    if (entry)
+        *entry = NULL;
     if (st->label_state == 0) {
         struct xml_node *el = labels_element(st);
+        struct xml_node *lab = el ? xml_child(el, POLICY_NS_SECLABEL, "label") : NULL;
+        struct xml_node *ess = lab ? xml_child(lab, POLICY_NS_ESS, "esssecuritylabel") : NULL;
+        const char *b64 = ess ? xml_text(st->tree, ess) : NULL;
+        struct labels_cached *e = b64 && b64[0] ? labels_cached_b64(srv, b64) : NULL;
         if (!el) {
             st->label_state = 1;
+        } else if (e) {
+            st->label = policy_label_dup(e->label);
+            st->label_state = 2;
+            if (entry)
+                *entry = e;
         } else {
             struct policy_label *l = NULL;
             char *marking = NULL;
@@ -194,37 +324,52 @@ labels_error(struct server *srv, struct sess *origin, struct stanza *st, const c
     stanza_unref(e);
 }
 
-/* The default label for a message from user to domain: the user's own, else
- * the domain's or the server's from the directory. NULL when none. */
-static struct policy_label *
+/* The default label for a message from user to domain: the user's, else the
+ * domain's or the server's from the directory, as a cache entry; NULL when
+ * none (*bad when one is set but does not parse). */
+static struct labels_cached *
 labels_default(struct server *srv, const struct dir_user *u, const char *domain, bool *bad)
 {
-    struct policy_label *l = NULL;
+    struct labels_cached *e = NULL;
     *bad = false;
     if (u && u->default_label && u->default_label_len > 0) {
-        if (policy_label_from_der(u->default_label, u->default_label_len, &l) != PAL_OK)
-            *bad = true;
-        return l;
+        e = labels_cached_der(srv, u->default_label, u->default_label_len);
+        *bad = e == NULL;
+        return e;
     }
     unsigned char *der = NULL;
     size_t len = 0;
     if (dir_default_label(srv->dir, domain, &der, &len) == PAL_OK) {
-        if (policy_label_from_der(der, len, &l) != PAL_OK)
-            *bad = true;
+        e = labels_cached_der(srv, der, len);
+        *bad = e == NULL;
         free(der);
     }
-    return l;
+    return e;
 }
 
-/* Replaces whatever envelope the client sent with the server's own. */
+/* Replaces whatever envelope the client sent with the server's own, built
+ * once per label when it came through the cache. */
 static bool
-labels_rewrite(struct server *srv, struct stanza *st, const struct policy_label *l)
+labels_rewrite(struct server *srv, struct stanza *st, const struct policy_label *l,
+               struct labels_cached *e)
 {
     struct xml_node *old = labels_element(st);
     if (old)
         xml_unlink(old);
     struct policy_label *keep = policy_label_dup(l);
-    if (policy_label_to_xep258(srv->policy, keep, st->tree, st->el, NULL) != PAL_OK) {
+    if (e) {
+        if (!e->envelope) {
+            e->envelope = xml_tree_new();
+            if (policy_label_to_xep258(srv->policy, e->label, e->envelope, NULL, NULL) !=
+                PAL_OK) {
+                xml_tree_free(e->envelope);
+                e->envelope = NULL;
+                policy_label_free(keep);
+                return false;
+            }
+        }
+        xml_copy(st->tree, st->el, e->envelope->root);
+    } else if (policy_label_to_xep258(srv->policy, keep, st->tree, st->el, NULL) != PAL_OK) {
         policy_label_free(keep);
         return false;
     }
@@ -238,7 +383,9 @@ bool
 labels_outbound(struct server *srv, struct stanza *st, struct sess *origin)
 {
     bool bad = false;
-    const struct policy_label *l = labels_of(st, &bad);
+    struct labels_cached *entry = NULL;
+    labels_cache_trim(srv);
+    const struct policy_label *l = labels_of(srv, st, &bad, &entry);
     if (bad) {
         log_notice("policy decision check=send verdict=deny-bad-label reason=unreadable-label "
                    "stanza=%" PRIu64 " jid=%s",
@@ -259,13 +406,12 @@ labels_outbound(struct server *srv, struct stanza *st, struct sess *origin)
         return true;
 
     struct dir_user *u = dir_user_get(srv->dir, origin->jid->bare);
-    struct policy_label *dflt = NULL;
     bool ok = true;
     if (!l && st->kind == STANZA_MESSAGE && !(st->type && strcmp(st->type, "error") == 0)) {
         const char *domain = st->to ? st->to->domain : origin->jid->domain;
         if (!server_is_local_domain(srv, domain))
             domain = origin->jid->domain;
-        dflt = labels_default(srv, u, domain, &bad);
+        struct labels_cached *dflt = labels_default(srv, u, domain, &bad);
         if (bad) {
             log_error("policy default-label-unreadable jid=%s domain=%s (fix xmppDefaultLabel)",
                       origin->jid->bare, domain);
@@ -274,15 +420,18 @@ labels_outbound(struct server *srv, struct stanza *st, struct sess *origin)
             ok = false;
             goto out;
         }
-        l = dflt;
+        if (dflt) {
+            l = dflt->label;
+            entry = dflt;
+        }
     }
     if (!l)
         goto out; /* unlabelled, no default: anyone may send and read it */
 
-    struct policy_decision d = policy_label_validate(srv->policy, l);
+    struct policy_decision d = entry ? entry->valid : policy_label_validate(srv->policy, l);
     if (d.verdict == POLICY_ALLOW) {
         struct clearances c;
-        clearances_load(u, &c);
+        clearances_load(srv, u, &c);
         if (c.unreadable) {
             d = (struct policy_decision){POLICY_DENY_CLEARANCE, d.reason};
             log_notice("policy decision check=send verdict=%s reason=unreadable-clearance "
@@ -305,12 +454,11 @@ labels_outbound(struct server *srv, struct stanza *st, struct sess *origin)
         labels_error(srv, origin, st, "auth", "forbidden",
                      "You are not cleared to send content with this security label");
         ok = false;
-    } else if (!labels_rewrite(srv, st, l)) {
+    } else if (!labels_rewrite(srv, st, l, entry)) {
         labels_error(srv, origin, st, "wait", "internal-server-error", NULL);
         ok = false;
     }
 out:
-    policy_label_free(dflt);
     dir_user_unref(u);
     return ok;
 }
@@ -319,9 +467,10 @@ bool
 labels_may_read(struct server *srv, const char *bare_jid, struct stanza *st)
 {
     bool bad = false;
-    const struct policy_label *l = labels_of(st, &bad);
+    const struct policy_label *l = labels_of(srv, st, &bad, NULL);
     if (!l && !bad)
         return true;
+    labels_cache_trim(srv); /* l is the stanza's own copy: safe */
     struct policy_decision d;
     if (bad || !srv->policy) {
         d = (struct policy_decision){POLICY_DENY_BAD_LABEL, 0};
@@ -332,7 +481,7 @@ labels_may_read(struct server *srv, const char *bare_jid, struct stanza *st)
     }
     struct dir_user *u = dir_user_get(srv->dir, bare_jid);
     struct clearances c;
-    clearances_load(u, &c);
+    clearances_load(srv, u, &c);
     if (c.unreadable) {
         d = (struct policy_decision){POLICY_DENY_CLEARANCE, 0};
         char marking[128];
@@ -367,9 +516,8 @@ labels_refused(struct server *srv, struct stanza *st)
 int
 labels_der(struct server *srv, struct stanza *st, unsigned char **der, size_t *len)
 {
-    (void)srv;
     bool bad = false;
-    const struct policy_label *l = labels_of(st, &bad);
+    const struct policy_label *l = labels_of(srv, st, &bad, NULL);
     *der = NULL;
     *len = 0;
     if (bad)
@@ -396,7 +544,7 @@ struct stanza *
 labels_for_receiver(struct server *srv, struct sess *to, struct stanza *st)
 {
     bool bad = false;
-    const struct policy_label *l = labels_of(st, &bad);
+    const struct policy_label *l = labels_of(srv, st, &bad, NULL);
     if (!l || st->kind != STANZA_MESSAGE || !srv->cfg->policy_flot ||
         labels_session_supports(srv, to))
         return stanza_ref(st);
@@ -536,13 +684,14 @@ labels_catalog(struct server *srv, struct stanza *st, struct sess *origin, struc
                      "This server enforces no security policy");
         return;
     }
+    labels_cache_trim(srv);
     struct dir_user *su = dir_user_get(srv->dir, origin->jid->bare);
     struct dir_user *ru = server_is_local_domain(srv, dest->domain) && dest->local
                               ? dir_user_get(srv->dir, dest->bare)
                               : NULL;
     struct clearances sc, rc;
-    clearances_load(su, &sc);
-    clearances_load(ru, &rc);
+    clearances_load(srv, su, &sc);
+    clearances_load(srv, ru, &rc);
     /* One catalog per policy both hold; the first such policy is answered. */
     struct policy_catalog *cat = NULL;
     for (size_t i = 0; i < sc.n && !cat; i++)
@@ -550,10 +699,11 @@ labels_catalog(struct server *srv, struct stanza *st, struct sess *origin, struc
             if (strcmp(policy_clearance_policy(sc.v[i]), policy_clearance_policy(rc.v[j])) == 0)
                 cat = policy_catalog(srv->policy, sc.v[i], rc.v[j], 0);
     bool bad = false;
-    struct policy_label *dflt = labels_default(srv, su, server_is_local_domain(srv, dest->domain)
+    struct labels_cached *de = labels_default(srv, su, server_is_local_domain(srv, dest->domain)
                                                            ? dest->domain
                                                            : origin->jid->domain,
-                                               &bad);
+                                              &bad);
+    const struct policy_label *dflt = de ? de->label : NULL;
     struct stanza *r = stanza_iq_result(st);
     r->id = server_next_id(srv);
     stanza_set_to(r, origin->jid);
@@ -575,7 +725,6 @@ labels_catalog(struct server *srv, struct stanza *st, struct sess *origin, struc
              cat ? policy_catalog_count(cat) : 0);
     router_deliver(srv, origin, r);
     stanza_unref(r);
-    policy_label_free(dflt);
     policy_catalog_free(cat);
     clearances_clear(&sc);
     clearances_clear(&rc);

@@ -18,6 +18,7 @@ struct conn;
 struct c2s;
 struct listener;
 struct nodes;
+struct labels_cache;
 
 struct server {
     struct ev_loop *loop;
@@ -30,6 +31,7 @@ struct server {
     int ctl_fd;                 /* ctl.c: the control socket, when ctl_on */
     bool ctl_on;
     struct policy_set *policy;  /* labels.c: the enforced SPIFs, NULL when none */
+    struct labels_cache *label_cache; /* labels.c: parsed clearances and labels */
     uint64_t caps_next;         /* labels.c: ids of our caps disco#info queries */
     struct sess_table *sessions;
     uint64_t next_id;           /* ids for sessions, stanzas, connections */
