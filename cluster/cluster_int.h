@@ -69,6 +69,8 @@ struct cluster_peer {
 
     void *dealer; /* our DEALER to its ROUTER (CURVE client); NULL only transiently */
     int dealer_fd;
+    uint64_t dealer_at;   /* monotonic ms when the DEALER was created */
+    unsigned n_renewals;  /* DEALERs replaced since the link was last up */
 
     /* Handshake and liveness (PROTOCOL.md "Links"). */
     bool is_up;

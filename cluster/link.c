@@ -33,6 +33,9 @@
 
 #define RECONNECT_IVL_MS 100
 #define RECONNECT_IVL_MAX_MS 2000
+/* A TCP connect not established by then is abandoned and retried (after the
+ * reconnect interval) instead of waiting out the kernel's SYN backoff. */
+#define CONNECT_TIMEOUT_MS 1000
 
 void
 cluster_payload_unref(struct cluster_payload *pl)
@@ -129,6 +132,7 @@ cluster_link_open(struct cluster_peer *p)
     cluster_setopt_int(s, ZMQ_SNDHWM, c->hwm);
     cluster_setopt_int(s, ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS);
     cluster_setopt_int(s, ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS);
+    cluster_setopt_int(s, ZMQ_CONNECT_TIMEOUT, CONNECT_TIMEOUT_MS);
     if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, p->key_z85, CLUSTER_KEY_Z85_LEN) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->self_key_z85, CLUSTER_KEY_Z85_LEN) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->secret_z85, CLUSTER_KEY_Z85_LEN) != 0)
@@ -140,6 +144,7 @@ cluster_link_open(struct cluster_peer *p)
     if (ev_add_fd(c->loop, p->dealer_fd, EV_READ, on_dealer_fd, p) != PAL_OK)
         goto fail;
     p->dealer = s;
+    p->dealer_at = cluster_now_ms();
     return PAL_OK;
 fail:
     log_error("cluster connect-failed node=%s endpoint=%s error=%s", p->name, p->endpoint,
@@ -187,6 +192,30 @@ link_reset_socket(struct cluster_peer *p)
     log_error("cluster send-cut node=%s error=%s", p->name, zmq_strerror(zmq_errno()));
     cluster_link_close(p);
     cluster_link_open(p);
+}
+
+/* The link has not come up on this DEALER for dead_after_ms: replace it. In
+ * libzmq 4.3.4 a connection that reached something other than a ZMTP peer (a
+ * gateway answering "HTTP/1.1 400", a stray Unix socket at the ipc path) ends
+ * with a protocol error, and the session then stops reconnecting for good:
+ * without a new socket the link would never come back, even once the real
+ * peer listens again. Only for a peer that is not up, whose queue is empty
+ * (cluster_link_down handed everything back, cluster_link_queue refuses):
+ * nothing held is lost, the link ids and the handshake state stay as they
+ * are, and a heartbeat goes out on the new connection. Logged at info the
+ * 1st, 2nd, 4th, 8th... time in a row, at debug otherwise. */
+static void
+link_renew(struct cluster_peer *p, const char *reason)
+{
+    unsigned n = ++p->n_renewals;
+
+    if ((n & (n - 1)) == 0)
+        log_info("cluster link-reset node=%s reason=%s renewals=%u", p->name, reason, n);
+    else
+        log_debug("cluster link-reset node=%s reason=%s renewals=%u", p->name, reason, n);
+    cluster_link_close(p);
+    cluster_link_open(p);
+    p->want_hb = true;
 }
 
 static int
@@ -350,6 +379,7 @@ link_up(struct cluster_peer *p)
 
     p->is_up = true;
     p->ups++;
+    p->n_renewals = 0;
     p->last_sent = cluster_now_ms();
     log_notice("cluster peer-up node=%s epoch=%" PRIu64 " link=%" PRIu64, p->name, p->their_epoch,
                p->their_link);
@@ -522,6 +552,12 @@ cluster_link_check(struct cluster_peer *p, uint64_t now)
          * link the peer comes back with is taken (see link_is_current). */
         if (p->their_link != 0 && now - p->last_heard > (uint64_t)p->c->dead_after_ms)
             p->their_link = 0;
+        /* Not up for dead_after_ms on this DEALER: its connection may be
+         * one libzmq gave up on (see link_renew). At most once per
+         * dead_after_ms, since the new socket restarts the clock. */
+        if (p->dealer != NULL && !p->is_removed && now > p->dealer_at &&
+            now - p->dealer_at >= (uint64_t)p->c->dead_after_ms)
+            link_renew(p, "not-up");
         return;
     }
     if (now - p->last_heard > (uint64_t)p->c->dead_after_ms)

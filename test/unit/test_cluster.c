@@ -10,8 +10,9 @@
  * by silence with the unacknowledged messages handed back and never delivered
  * late, 10,000 messages in order past the high-water mark with a slow receiver,
  * the queue limit, a lost connection repaired by resending, a one-way
- * partition that heals, malformed input from an authenticated peer, and
- * argument checks. */
+ * partition that heals, malformed input from an authenticated peer, a link
+ * that comes up after something not ZeroMQ answered at the peer's endpoint,
+ * and argument checks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -883,6 +886,97 @@ test_cluster_one_way_partition_heals(void **state)
 }
 
 /* A raw CURVE DEALER holding member c's keys sends junk to a. */
+/* Something that is not ZeroMQ listening at a peer's ipc path: it answers
+ * every connection with an HTTP error and closes it. */
+struct fake_peer {
+    int fd;
+    unsigned n_served;
+    uint64_t until; /* cond_fake_stood: serve until then */
+};
+
+static int
+fake_peer_open(struct fake_peer *fk, const char *endpoint)
+{
+    struct sockaddr_un sa;
+
+    memset(fk, 0, sizeof(*fk));
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", endpoint + strlen("ipc://"));
+    fk->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fk->fd < 0 || bind(fk->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(fk->fd, 8) != 0)
+        return -1;
+    return 0;
+}
+
+static void
+fake_peer_serve(struct fake_peer *fk)
+{
+    static const char answer[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+    ssize_t n;
+    int cfd;
+
+    while ((cfd = accept(fk->fd, NULL, NULL)) >= 0) {
+        n = send(cfd, answer, sizeof(answer) - 1, MSG_NOSIGNAL);
+        (void)n;
+        close(cfd);
+        fk->n_served++;
+    }
+}
+
+static bool
+cond_fake_served(struct fixture *f, void *arg)
+{
+    struct fake_peer *fk = arg;
+
+    (void)f;
+    fake_peer_serve(fk);
+    return fk->n_served > 0;
+}
+
+static bool
+cond_fake_stood(struct fixture *f, void *arg)
+{
+    struct fake_peer *fk = arg;
+
+    (void)f;
+    fake_peer_serve(fk);
+    return now_ms() >= fk->until;
+}
+
+static void
+test_cluster_link_comes_up_after_a_non_zeromq_endpoint(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_peer fk;
+    struct pair ab = {0, 1};
+    struct count want;
+
+    /* b's path is held by something that is not ZeroMQ when a first connects
+     * (a stray socket, a gateway): libzmq 4.3.4 takes the garbage greeting as
+     * a protocol error and never connects that DEALER again. */
+    assert_int_equal(fake_peer_open(&fk, f->n[1].endpoint), 0);
+    node_start(f, 0, NULL);
+    assert_int_equal(node_members(f, 0, 3), PAL_OK);
+    assert_true(run_until(f, cond_fake_served, &fk, 2000));
+    /* It stands a few reconnect intervals longer, less than dead_after_ms. */
+    fk.until = now_ms() + 3 * HB_MS;
+    run_until(f, cond_fake_stood, &fk, 4 * HB_MS);
+    close(fk.fd);
+    assert_int_equal(unlink(f->n[1].endpoint + strlen("ipc://")), 0);
+
+    /* Then the real b binds there: the link must come up, by a's DEALER
+     * being replaced, not wait for a restart. */
+    node_start(f, 1, NULL);
+    assert_int_equal(node_members(f, 1, 3), PAL_OK);
+    assert_true(run_until(f, cond_linked, &ab, DEAD_MS + 2000));
+    assert_string_equal(f->n[0].log, "+b");
+    assert_int_equal(send_counter(f, 0, 1, 1, "through"), PAL_OK);
+    want = (struct count){1, 0, 1};
+    assert_true(run_until(f, cond_msgs, &want, 2000));
+}
+
 static void
 test_cluster_malformed_input_is_dropped(void **state)
 {
@@ -1093,6 +1187,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cluster_lost_connection_is_repaired_by_resending,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_one_way_partition_heals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_link_comes_up_after_a_non_zeromq_endpoint,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_malformed_input_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_arguments_are_checked, setup, teardown),
     };
