@@ -493,6 +493,10 @@ conn_read_plain(struct conn *c)
         if (n > 0) {
             total += (size_t)n;
             c->cb->on_data(c->arg, data, (size_t)n);
+            /* A short read drained the socket: the level-triggered loop
+             * reports more input, so no read is spent only to hear EAGAIN. */
+            if ((size_t)n < sizeof data)
+                return;
             continue;
         }
         if (n == 0) {
@@ -524,6 +528,11 @@ conn_read_tls(struct conn *c)
         if (n > 0) {
             total += (size_t)n;
             c->cb->on_data(c->arg, data, (size_t)n);
+            /* As for plain reads, unless OpenSSL holds bytes the socket will
+             * not signal again. */
+            if ((size_t)n < sizeof data && c->state == CONN_OPEN && c->ssl &&
+                !SSL_has_pending(c->ssl))
+                return;
             continue;
         }
         int e = SSL_get_error(c->ssl, n);
