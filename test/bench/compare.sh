@@ -523,8 +523,10 @@ for n in ("tls-sessions", "idle-tls", "idle"):
     k = best(n, "palisade", "ready", True)
     bad = total(n, "palisade", "failed") + total(n, "palisade", "dropped")
     if k is not None:
-        notes.append("%s: %d sessions up at once on Palisade, %d failed or dropped."
-                     % ("TLS sessions" if n != "idle" else "Plaintext sessions", k, bad))
+        label = {"tls-sessions": "TLS sessions held on Palisade alone",
+                 "idle-tls": "TLS sessions in the idle comparison",
+                 "idle": "Plaintext sessions in the idle comparison"}[n]
+        notes.append("%s: %d up at once, %d failed or dropped." % (label, k, bad))
         if n == "tls-sessions":
             kib = best(n, "palisade", "kib_per_session", False)
             notes[-1] = notes[-1][:-1] + (", %.1f KiB each (target: 10,000 without errors)."
