@@ -104,6 +104,11 @@ for p in $LDAP_PORT $PAL_PORT $PAL_TLS_PORT $PRO_PORT $PRO_TLS_PORT; do
         die "port $p is in use (ss -ltnp 'sport = :$p'); another benchmark running?"
     fi
 done
+# What is measured: the tree as built now (others may commit while this runs).
+commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git -C "$top" diff --quiet HEAD -- core node policy directory cluster 2>/dev/null; then
+    commit+=" plus uncommitted changes in the working tree"
+fi
 if [ -n "$build" ]; then
     say "building Palisade (scripts/build.sh build/, RelWithDebInfo, no sanitizers)"
     scripts/build.sh "$top/build" >/dev/null || die "the build failed: run scripts/build.sh to see why"
@@ -412,10 +417,6 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 say "done measuring in $((SECONDS - started_at)) s; load average now $load_after"
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if ! git -C "$top" diff --quiet HEAD -- core node policy directory cluster 2>/dev/null; then
-    commit+=" plus uncommitted changes in the working tree"
-fi
 cmd="test/bench/compare.sh --$mode"
 [ "$rounds" != 2 ] && cmd+=" --rounds $rounds"
 python3 - "$results" "$out" "$mode" "$cpu_model" "$(nproc)" "$(uname -r)" "$load_before" \
