@@ -379,6 +379,10 @@ def netns_unavailable_reason():
     if p.returncode != 0:
         return "`ip netns add` fails here: %s" % (p.stderr.strip() or p.stdout.strip())
     try:
+        p = H.sh(["ip", "netns", "exec", probe, "ip", "link", "set", "lo", "up"], check=False)
+        if p.returncode != 0:
+            # e.g. in a chroot, where / is not a mount point
+            return "`ip netns exec` fails here: %s" % (p.stderr.strip() or p.stdout.strip())
         p = H.sh(["ip", "link", "add", probe[:12] + "a", "type", "veth", "peer", "name",
                   probe[:12] + "b", "netns", probe], check=False)
         if p.returncode != 0:
