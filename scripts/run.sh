@@ -14,8 +14,9 @@
 # each also listens on a port of its own (5231, 5232, 5233), so a client can pick its node.
 # Killing a node (scripts/cluster-dev.sh kill .run/cluster 2) does not end the run: restart
 # it with scripts/cluster-dev.sh restart .run/cluster 2. Ctrl-C (or SIGTERM) stops the nodes
-# and the directory. Running it again reuses the directory, the keys and the certificate in
-# .run/ (delete .run/ to start from scratch).
+# and the directory. Running it again starts a fresh directory with the sample data (what
+# was written to the old one is gone) and reuses the nodes' keys and the certificate in
+# .run/, so clients that accepted the certificate keep trusting it.
 #
 # Environment:
 #   LISTEN=ADDR        address the nodes listen on (default 127.0.0.1, loopback only;
