@@ -67,6 +67,20 @@ def test_disabled_account_cannot_log_in(node, slapd, users):
     H.within(3.0, lambda: H.try_login(node, u.localpart, u.password), "the re-enabled account")
 
 
+def test_disabled_account_loses_its_sessions_within_a_second(node, slapd, users, raw):
+    """Disabling is not only for the next login: a logged-in session of the account
+    ends with a stream error within a second, on every node (each follows its replica)."""
+    (u,) = users.take(1)
+    r = raw(direct_tls=True)
+    r.login(u.localpart, u.password, resource="soon-disabled")
+    try:
+        set_enabled(slapd, u.jid, False)
+        assert r.expect_stream_error(timeout=1.0) == "not-authorized"
+    finally:
+        set_enabled(slapd, u.jid, True)
+    H.within(3.0, lambda: H.try_login(node, u.localpart, u.password), "the re-enabled account")
+
+
 def test_user_added_with_palisadectl_logs_in_within_a_second(node, slapd, users, xmpp_client):
     (observer,) = users.take(1)
     o = xmpp_client(observer)
