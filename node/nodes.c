@@ -95,21 +95,30 @@ nodes_free_remote(struct sess *s)
 
 /* ---- announcing our sessions ---- */
 
+/* The three frames that describe session s (borrowing pres and state, which
+ * the caller keeps alive until the send). */
+static void
+nodes_session_frames(struct sess *s, struct buf *pres, unsigned char state[2], bool resync,
+                     struct cluster_frame f[3])
+{
+    buf_init(pres);
+    if (s->available && s->presence)
+        nodes_serialize(s->presence, pres);
+    state[0] = (unsigned char)((s->available ? 1 : 0) | (resync ? NODES_STATE_RESYNC : 0));
+    state[1] = (unsigned char)(int8_t)s->priority;
+    f[0] = (struct cluster_frame){s->jid->full, strlen(s->jid->full)};
+    f[1] = (struct cluster_frame){state, 2};
+    f[2] = (struct cluster_frame){buf_used(pres) ? buf_head(pres) : "", buf_used(pres)};
+}
+
 static int
-nodes_send_session(struct server *srv, const char *to_node, struct sess *s)
+nodes_send_session(struct server *srv, struct sess *s)
 {
     struct buf pres;
-    buf_init(&pres);
-    if (s->available && s->presence)
-        nodes_serialize(s->presence, &pres);
-    unsigned char state[2] = {s->available ? 1 : 0, (unsigned char)(int8_t)s->priority};
-    struct cluster_frame f[3] = {
-        {s->jid->full, strlen(s->jid->full)},
-        {state, sizeof state},
-        {buf_used(&pres) ? buf_head(&pres) : "", buf_used(&pres)},
-    };
-    int rc = to_node ? cluster_send(srv->nodes->cl, to_node, NODES_MSG_SESSION, f, 3)
-                     : cluster_broadcast(srv->nodes->cl, NODES_MSG_SESSION, f, 3);
+    unsigned char state[2];
+    struct cluster_frame f[3];
+    nodes_session_frames(s, &pres, state, false, f);
+    int rc = cluster_broadcast(srv->nodes->cl, NODES_MSG_SESSION, f, 3);
     buf_free(&pres);
     return rc;
 }
@@ -119,7 +128,7 @@ nodes_session_up(struct server *srv, struct sess *s)
 {
     if (!srv->nodes || s->node)
         return;
-    int rc = nodes_send_session(srv, NULL, s);
+    int rc = nodes_send_session(srv, s);
     if (rc != PAL_OK)
         log_warn("cluster session-announce-failed sess=%" PRIu64 " error=%s", s->id,
                  pal_strerror(rc));
@@ -403,18 +412,9 @@ nodes_on_peer_up(void *arg, const char *node)
         }
         if (i == n)
             break;
-        struct sess *s = all[i];
-        if (s->node)
+        if (all[i]->node)
             continue;
-        buf_init(&pres[k]);
-        if (s->available && s->presence)
-            nodes_serialize(s->presence, &pres[k]);
-        state[k][0] = (s->available ? 1 : 0) | NODES_STATE_RESYNC;
-        state[k][1] = (unsigned char)(int8_t)s->priority;
-        f[k * 3] = (struct cluster_frame){s->jid->full, strlen(s->jid->full)};
-        f[k * 3 + 1] = (struct cluster_frame){state[k], 2};
-        f[k * 3 + 2] = (struct cluster_frame){buf_used(&pres[k]) ? buf_head(&pres[k]) : "",
-                                              buf_used(&pres[k])};
+        nodes_session_frames(all[i], &pres[k], state[k], true, f + k * 3);
         k++;
     }
     free(all);
