@@ -73,6 +73,12 @@ log_set_level(enum log_level level)
     logger.level = level;
 }
 
+bool
+log_enabled(enum log_level level)
+{
+    return level <= logger.level;
+}
+
 int
 log_level_parse(const char *s)
 {

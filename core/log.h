@@ -21,6 +21,8 @@ enum log_trace_area {
 /* ident prefixes every line (e.g. the node name). Safe to call again (reload). */
 void log_init(const char *ident, bool use_syslog, enum log_level level);
 void log_set_level(enum log_level level);
+/* True when a line at level would be written (to skip building costly arguments). */
+bool log_enabled(enum log_level level);
 /* Parses "error".."debug"; -1 if unknown. */
 int log_level_parse(const char *s);
 /* Parses a trace area name ("stream", "router", ...); 0 if unknown. */

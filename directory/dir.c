@@ -329,6 +329,12 @@ dir_roster_find(struct dir *d, const char *user, const char *contact)
     return dir_replica_roster_find(d->r, user, contact);
 }
 
+size_t
+dir_offline_count(struct dir *d, const char *user)
+{
+    return dir_replica_offline_count(d->r, user);
+}
+
 int
 dir_offline_get(struct dir *d, const char *user, struct dir_offline **msgs, size_t *n)
 {

@@ -206,6 +206,7 @@ int dir_replica_roster_get(struct dir_replica *r, const char *user, struct dir_r
                            size_t *n);
 struct dir_roster_item *dir_replica_roster_find(struct dir_replica *r, const char *user,
                                                 const char *contact);
+size_t dir_replica_offline_count(struct dir_replica *r, const char *user);
 int dir_replica_offline_get(struct dir_replica *r, const char *user, struct dir_offline **msgs,
                             size_t *n);
 

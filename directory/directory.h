@@ -188,6 +188,8 @@ int dir_offline_put(struct dir *d, const char *user, const char *stanza, size_t 
 /* The user's stored messages, oldest first (caller frees with dir_offline_free). */
 int dir_offline_get(struct dir *d, const char *user, struct dir_offline **msgs, size_t *n);
 void dir_offline_free(struct dir_offline *msgs, size_t n);
+/* How many messages the user has stored (0 for an unknown user); no copy. */
+size_t dir_offline_count(struct dir *d, const char *user);
 /* Deletes one stored message (replica now, LDAP queued). */
 int dir_offline_del(struct dir *d, const char *user, const char *id);
 /* Writes (roster, offline) queued or in flight; a node that stops cleanly runs

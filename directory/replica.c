@@ -1029,6 +1029,16 @@ offline_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+size_t
+dir_replica_offline_count(struct dir_replica *r, const char *user)
+{
+    struct rep_user *ru;
+    struct rep_kids *k;
+    if (user_kids(r, user, false, &ru, &k) != PAL_OK || !k)
+        return 0;
+    return k->offline.n;
+}
+
 int
 dir_replica_offline_get(struct dir_replica *r, const char *user, struct dir_offline **msgs,
                         size_t *n)

@@ -292,10 +292,13 @@ static void
 labels_log(struct server *srv, const char *check, struct policy_decision d,
            const struct stanza *st, const char *jid, const struct policy_label *l)
 {
+    bool is_allow = d.verdict == POLICY_ALLOW;
+    if (!log_enabled(is_allow ? LOG_LEVEL_INFO : LOG_LEVEL_NOTICE))
+        return; /* the marking is not worth building for a filtered line */
     char marking[128] = "-";
     if (l)
         labels_marking_text(srv, l, marking, sizeof marking);
-    if (d.verdict == POLICY_ALLOW)
+    if (is_allow)
         log_info("policy decision check=%s verdict=%s reason=%s stanza=%" PRIu64
                  " jid=%s label=\"%s\"",
                  check, policy_verdict_str(d.verdict), policy_reason_str(d.reason), st->id, jid,

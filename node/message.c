@@ -113,22 +113,15 @@ message_stamp(char *out, size_t cap)
 static void
 message_store(struct server *srv, struct stanza *st, const struct jid *to)
 {
-    struct dir_offline *msgs = NULL;
-    size_t n = 0;
     struct stanza *c;
     struct xml_node *delay;
     struct message_pending *p;
     struct buf b;
     char stamp[32];
     int rc;
+    /* Only the count matters here: no copy of the stored messages. */
+    size_t n = dir_offline_count(srv->dir, to->bare);
 
-    rc = dir_offline_get(srv->dir, to->bare, &msgs, &n);
-    if (rc != PAL_OK) {
-        router_bounce(srv, st, "wait", "internal-server-error");
-        return;
-    }
-    if (msgs != NULL)
-        dir_offline_free(msgs, n);
     if (!labels_may_read(srv, to->bare, st)) {
         labels_refused(srv, st);
         return;

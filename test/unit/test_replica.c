@@ -392,6 +392,8 @@ test_replica_offline_oldest_first(void **state)
     assert_string_equal(m[3].stanza, "<m>d</m>");
     dir_offline_free(m, n);
     assert_int_equal(dir_replica_offline_get(f->r, "nobody@localhost", &m, &n), PAL_ENOENT);
+    assert_int_equal(dir_replica_offline_count(f->r, "bob@localhost"), 4);
+    assert_int_equal(dir_replica_offline_count(f->r, "nobody@localhost"), 0);
 }
 
 /* refreshPresent: whatever was not reported during the refresh is gone. */
