@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ev.c - the node's event loop, shaped like valkey's ae.c: level-triggered
  * epoll for fds, one-shot timers in a binary min-heap, signals through a
- * signalfd, before-sleep hooks (output flush, ZeroMQ drain) and deferred frees.
+ * signalfd, before-sleep hooks (output flush, ZeroMQ drain), deferred frees and
+ * one sleep hook that runs last before the poll (the log flush).
  *
  * An fd's epoll data carries its table slot's generation, so events that were
  * already fetched for an fd deleted (and perhaps re-added under the same number)
@@ -76,6 +77,7 @@ struct ev_loop {
     size_t cap_hooks;
     bool is_in_hooks;
     bool has_dead_hooks;
+    struct ev_hook sleep_hook; /* last before the poll; fn NULL when none */
 
     struct ev_deferred *defers;
     size_t n_defers;
@@ -542,6 +544,13 @@ run_hooks(struct ev_loop *loop)
 }
 
 void
+ev_set_sleep_hook(struct ev_loop *loop, ev_hook_fn fn, void *arg)
+{
+    loop->sleep_hook.fn = fn;
+    loop->sleep_hook.arg = arg;
+}
+
+void
 ev_defer_free(struct ev_loop *loop, void (*free_fn)(void *), void *p)
 {
     if (loop->n_defers == loop->cap_defers) {
@@ -639,6 +648,8 @@ ev_run_once(struct ev_loop *loop, int timeout_ms)
     run_hooks(loop);
     /* Hooks may have deferred frees; do not sleep on them. */
     run_deferred(loop);
+    if (loop->sleep_hook.fn != NULL)
+        loop->sleep_hook.fn(loop, loop->sleep_hook.arg);
     loop->now = loop->clock_fn(loop->clock_arg);
     n = epoll_wait(loop->epfd, events, EV_MAX_EVENTS, poll_timeout(loop, timeout_ms));
     if (n < 0) {

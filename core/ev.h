@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ev.h - the node's one event loop: epoll for fds, one-shot timers on a
  * monotonic millisecond clock (replaceable by a fake clock in tests), signals via
- * signalfd, before-sleep hooks (flush output, drain ZeroMQ) and deferred frees
- * that run after all callbacks of an iteration. Single-threaded. */
+ * signalfd, before-sleep hooks (flush output, drain ZeroMQ), deferred frees
+ * that run after all callbacks of an iteration, and one sleep hook that runs
+ * last before the poll (the log flush). Single-threaded. */
 #ifndef PALISADE_EV_H
 #define PALISADE_EV_H
 
@@ -45,6 +46,11 @@ void ev_set_clock(struct ev_loop *loop, ev_clock_fn fn, void *arg);
 /* Runs fn(arg) before every poll, in registration order. */
 void ev_before_sleep_add(struct ev_loop *loop, ev_hook_fn fn, void *arg);
 void ev_before_sleep_del(struct ev_loop *loop, ev_hook_fn fn, void *arg);
+
+/* Runs fn(arg) as the last step before every poll, after the before-sleep hooks
+ * and the deferred frees, so it sees everything they did (the log flush). One
+ * per loop: a second call replaces it; fn NULL removes it. */
+void ev_set_sleep_hook(struct ev_loop *loop, ev_hook_fn fn, void *arg);
 
 /* Runs free_fn(p) after the current iteration's callbacks (never inside one). */
 void ev_defer_free(struct ev_loop *loop, void (*free_fn)(void *), void *p);

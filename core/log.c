@@ -3,9 +3,18 @@
  * without one: "2026-11-26T14:00:00.123Z palisade[node1] notice: c2s auth-ok
  * sess=12 jid=alice@localhost". Control characters in messages are escaped, so
  * peer-supplied text can never forge a line. Trace areas are switched on one by
- * one, independently of the level. */
+ * one, independently of the level.
+ *
+ * A busy node logs several lines per stanza (every label decision is one), so
+ * a line must cost little: it is formatted once, straight into its place (the
+ * timestamp's date and time are formatted once a second), and with a loop
+ * attached it waits in a static buffer for the loop's sleep hook, which writes
+ * a whole iteration's lines in one write(2) instead of one each. Warn and
+ * error lines, exit(), fatal() and crashes flush at once (see log.h). */
 #include "log.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOG_LINE_MAX 4096
+#include "ev.h"
+
+#define LOG_LINE_MAX 4096     /* message text, after escaping */
+#define LOG_PREFIX_MAX 256    /* timestamp, ident, level or trace tag */
+#define LOG_RESERVE (LOG_PREFIX_MAX + LOG_LINE_MAX + 1)
+#define LOG_BUFFER_CAP (32 * 1024) /* buffered bytes that force a write */
 
 static struct {
     char ident[128];    /* "palisade[node1]"; syslog keeps a pointer to it */
@@ -22,10 +36,22 @@ static struct {
     bool syslog_open;
     enum log_level level;
     unsigned trace;
+    size_t ident_len;
+    struct ev_loop *loop;  /* attached: lines below warn are buffered */
+    bool has_handlers;     /* crash handlers and atexit flush installed */
 } logger = {
     .ident = "palisade",
     .level = LOG_LEVEL_NOTICE,
+    .ident_len = 8,
 };
+
+/* Buffered lines (only while a loop is attached). A line is counted in
+ * out_used once complete, so a crash handler writes whole lines only. */
+static char out_buf[LOG_BUFFER_CAP + LOG_RESERVE];
+static volatile size_t out_used;
+
+static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+static struct sigaction crash_old[sizeof(crash_signals) / sizeof(crash_signals[0])];
 
 static const char *const level_names[] = {
     [LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARN] = "warn",   [LOG_LEVEL_NOTICE] = "notice",
@@ -47,6 +73,7 @@ static const struct {
 void
 log_init(const char *ident, bool use_syslog, enum log_level level)
 {
+    log_flush(); /* lines already logged carry the old ident */
     if (logger.syslog_open) {
         closelog();
         logger.syslog_open = false;
@@ -55,6 +82,7 @@ log_init(const char *ident, bool use_syslog, enum log_level level)
         snprintf(logger.ident, sizeof(logger.ident), "palisade[%s]", ident);
     else
         snprintf(logger.ident, sizeof(logger.ident), "palisade");
+    logger.ident_len = strlen(logger.ident);
     logger.use_syslog = use_syslog;
     log_set_level(level);
     if (use_syslog) {
@@ -158,28 +186,193 @@ sanitize(char *dst, size_t dstlen, const char *src)
     dst[o] = '\0';
 }
 
+/* write(2) all of it to stderr; errors drop the rest (there is nowhere to
+ * report them). Async-signal-safe. */
+static void
+write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void
+log_flush(void)
+{
+    size_t n = out_used;
+
+    if (n == 0)
+        return;
+    out_used = 0;
+    write_all(out_buf, n);
+}
+
+/* "2026-11-26T14:00:00.123Z" into out (at least 25 bytes); returns its length.
+ * The part up to the seconds is formatted once per second (per thread, as
+ * palisadectl logs from worker threads without a loop). */
+static size_t
+format_time(char *out)
+{
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[24];
+    static _Thread_local size_t cached_len;
+    struct timespec now;
+    struct tm tm;
+    long ms;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec != cached_sec) {
+        gmtime_r(&now.tv_sec, &tm);
+        cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = now.tv_sec;
+    }
+    memcpy(out, cached, cached_len);
+    ms = now.tv_nsec / 1000000;
+    out[cached_len] = '.';
+    out[cached_len + 1] = (char)('0' + ms / 100);
+    out[cached_len + 2] = (char)('0' + ms / 10 % 10);
+    out[cached_len + 3] = (char)('0' + ms % 10);
+    out[cached_len + 4] = 'Z';
+    return cached_len + 5;
+}
+
+static bool
+has_control(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return true;
+    return false;
+}
+
+/* Formats the message into out (LOG_LINE_MAX bytes) with control characters
+ * escaped; returns its length (not counting the terminating NUL). */
+static size_t
+format_message(char *out, const char *fmt, va_list ap)
+{
+    char raw[LOG_LINE_MAX];
+    int n;
+
+    n = vsnprintf(out, LOG_LINE_MAX, fmt, ap);
+    if (n < 0)
+        n = 0;
+    if (n >= LOG_LINE_MAX)
+        n = LOG_LINE_MAX - 1;
+    if (!has_control(out, (size_t)n))
+        return (size_t)n;
+    memcpy(raw, out, (size_t)n + 1);
+    sanitize(out, LOG_LINE_MAX, raw);
+    return strlen(out);
+}
+
+/* One whole line ("<time> <ident> <tag>: <message>\n") into out, which has
+ * LOG_RESERVE bytes; returns its length. */
+static size_t
+format_line(char *out, const char *tag, const char *fmt, va_list ap)
+{
+    size_t o = format_time(out);
+    size_t tag_len = strlen(tag);
+
+    if (tag_len > LOG_PREFIX_MAX - 40 - logger.ident_len)
+        tag_len = LOG_PREFIX_MAX - 40 - logger.ident_len;
+    out[o++] = ' ';
+    memcpy(out + o, logger.ident, logger.ident_len);
+    o += logger.ident_len;
+    out[o++] = ' ';
+    memcpy(out + o, tag, tag_len);
+    o += tag_len;
+    out[o++] = ':';
+    out[o++] = ' ';
+    o += format_message(out + o, fmt, ap);
+    out[o++] = '\n';
+    return o;
+}
+
 static void
 log_emit(int prio, const char *tag, const char *fmt, va_list ap)
 {
-    char msg[LOG_LINE_MAX];
-    char clean[LOG_LINE_MAX];
-    char ts[40];
-    struct timespec now;
-    struct tm tm;
-    int n;
+    char line[LOG_RESERVE];
+    size_t n;
 
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    sanitize(clean, sizeof(clean), msg);
     if (logger.use_syslog) {
-        syslog(prio, "%s: %s", tag, clean);
+        format_message(line, fmt, ap);
+        syslog(prio, "%s: %s", tag, line);
         return;
     }
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    n = (int)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof(ts) - (size_t)n, ".%03ldZ", now.tv_nsec / 1000000);
-    /* One fprintf per line: stderr is unbuffered, so a line is one write. */
-    fprintf(stderr, "%s %s %s: %s\n", ts, logger.ident, tag, clean);
+    if (logger.loop == NULL) {
+        /* No loop: one write per line, as it is logged. */
+        write_all(line, format_line(line, tag, fmt, ap));
+        return;
+    }
+    n = format_line(out_buf + out_used, tag, fmt, ap);
+    out_used += n;
+    if (prio <= LOG_WARNING || out_used >= LOG_BUFFER_CAP)
+        log_flush();
+}
+
+static void
+on_sleep(struct ev_loop *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    log_flush();
+}
+
+/* Writes the buffered lines, then lets the signal take its earlier course
+ * (the default action, or a sanitizer's report). */
+static void
+on_crash(int signo)
+{
+    size_t i;
+
+    log_flush();
+    for (i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+        if (crash_signals[i] == signo)
+            sigaction(signo, &crash_old[i], NULL);
+    /* Blocked until we return: then delivered to the old action. A fault
+     * happens again when the instruction is retried. */
+    raise(signo);
+}
+
+void
+log_attach_loop(struct ev_loop *loop)
+{
+    size_t i;
+
+    if (!logger.has_handlers) {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_crash;
+        sigemptyset(&sa.sa_mask);
+        for (i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+            sigaction(crash_signals[i], &sa, &crash_old[i]);
+        atexit(log_flush);
+        logger.has_handlers = true;
+    }
+    if (logger.loop != NULL && logger.loop != loop)
+        log_detach_loop();
+    logger.loop = loop;
+    ev_set_sleep_hook(loop, on_sleep, NULL);
+}
+
+void
+log_detach_loop(void)
+{
+    if (logger.loop == NULL)
+        return;
+    ev_set_sleep_hook(logger.loop, NULL, NULL);
+    logger.loop = NULL;
+    log_flush();
 }
 
 #define LOG_AT(lvl, prio)                                                                          \
@@ -225,10 +418,15 @@ log_debug(const char *fmt, ...)
 void
 log_trace_(unsigned area, const char *fmt, ...)
 {
-    char tag[32];
+    char tag[32] = "trace ";
+    const char *name = trace_name(area);
+    size_t n = strlen(name);
     va_list ap;
 
-    snprintf(tag, sizeof(tag), "trace %s", trace_name(area));
+    if (n > sizeof(tag) - 7)
+        n = sizeof(tag) - 7;
+    memcpy(tag + 6, name, n);
+    tag[6 + n] = '\0';
     va_start(ap, fmt);
     log_emit(LOG_DEBUG, tag, fmt, ap);
     va_end(ap);

@@ -1,10 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* log.h - one line per event: "event key=value ...", to stderr or syslog.
- * Passwords, SASL exchanges, LDAP secrets and message bodies never go here. */
+ * Passwords, SASL exchanges, LDAP secrets and message bodies never go here.
+ *
+ * Without a loop every line is one write(2) to stderr, as it is logged. With a
+ * loop attached (log_attach_loop) lines below warn are collected in memory and
+ * leave in one write just before the loop sleeps, or sooner when the buffer
+ * fills; a warn or error line is written at once, after the lines before it.
+ * What is buffered is also written on exit(), fatal() and on a crash (SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, SIGABRT). Only SIGKILL loses it: at most the lines
+ * of one loop iteration. Single-threaded, like the loop: log from the loop's
+ * thread while a loop is attached. */
 #ifndef PALISADE_LOG_H
 #define PALISADE_LOG_H
 
 #include <stdbool.h>
+
+struct ev_loop;
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_NOTICE, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
@@ -20,6 +31,15 @@ enum log_trace_area {
 
 /* ident prefixes every line (e.g. the node name). Safe to call again (reload). */
 void log_init(const char *ident, bool use_syslog, enum log_level level);
+/* Buffers lines below warn and flushes them from loop's last step before each
+ * poll (ev_set_sleep_hook; the loop has no other sleep hook). Installs the
+ * crash handlers and an atexit flush once. Syslog lines are never buffered. */
+void log_attach_loop(struct ev_loop *loop);
+/* Writes what is buffered and goes back to one write per line. Call it before
+ * freeing the attached loop. */
+void log_detach_loop(void);
+/* Writes what is buffered now (a no-op when nothing is). */
+void log_flush(void);
 void log_set_level(enum log_level level);
 /* True when a line at level would be written (to skip building costly arguments). */
 bool log_enabled(enum log_level level);

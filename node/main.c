@@ -193,6 +193,8 @@ main(int argc, char **argv)
     srv->started_ms = ev_now(srv->loop);
     srv->sessions = sess_table_new();
     ev_before_sleep_add(srv->loop, conn_flush_all, srv);
+    /* From here lines below warn leave in one write per loop iteration. */
+    log_attach_loop(srv->loop);
     ev_signal_add(srv->loop, SIGTERM, on_stop, &m);
     ev_signal_add(srv->loop, SIGINT, on_stop, &m);
     ev_signal_add(srv->loop, SIGHUP, on_sighup, &m);
@@ -230,6 +232,7 @@ main(int argc, char **argv)
     auth_global_done();
     labels_free(srv);
     sess_table_free(srv->sessions);
+    log_detach_loop();
     ev_free(srv->loop);
     tls_ctx_free(srv->tls);
     node_settings_free(srv->cfg);

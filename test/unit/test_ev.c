@@ -507,6 +507,44 @@ test_ev_defer_free_runs_after_callbacks(void **state)
 }
 
 static void
+sleep_defers(struct ev_loop *loop, void *arg)
+{
+    struct defer_state *d = arg;
+
+    ev_defer_free(loop, defer_fn, d);
+    note(d->f, 'H');
+}
+
+static void
+sleep_hook(struct ev_loop *loop, void *arg)
+{
+    (void)loop;
+    note(arg, 'S');
+}
+
+/* The sleep hook comes after the before-sleep hooks and the frees they
+ * deferred (the log flush sees everything they logged). */
+static void
+test_ev_sleep_hook_runs_last_before_poll(void **state)
+{
+    struct fixture *f = *state;
+    struct defer_state d = {.f = f};
+
+    ev_set_sleep_hook(f->loop, sleep_hook, f);
+    ev_before_sleep_add(f->loop, sleep_defers, &d);
+    ev_run_once(f->loop, 0);
+    assert_string_equal(f->order, "HFS");
+    /* Replaced, then removed. */
+    ev_before_sleep_del(f->loop, sleep_defers, &d);
+    ev_set_sleep_hook(f->loop, hook_a, f);
+    ev_run_once(f->loop, 0);
+    assert_string_equal(f->order, "HFSA");
+    ev_set_sleep_hook(f->loop, NULL, NULL);
+    ev_run_once(f->loop, 0);
+    assert_string_equal(f->order, "HFSA");
+}
+
+static void
 on_signal(struct ev_loop *loop, int signo, void *arg)
 {
     int *got = arg;
@@ -563,6 +601,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ev_del_own_fd_in_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ev_before_sleep_hooks_run_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ev_defer_free_runs_after_callbacks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ev_sleep_hook_runs_last_before_poll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ev_signal_delivered_through_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ev_run_until_stop, setup, teardown),
     };
