@@ -4,7 +4,8 @@
  * and the password-check pool, and wires them together: the main connection's
  * messages go to sync.c or write.c by message id; its up/down events restart
  * the sync search and replay queued writes. Reads answer from the replica and
- * never wait for LDAP. */
+ * never wait for LDAP; what the replica finds wrong with room entries is
+ * logged here. */
 #include "directory/dir_int.h"
 
 #include <signal.h>
@@ -91,6 +92,38 @@ on_sync_ready(void *arg)
         d->ready_fn(d->ready_arg);
 }
 
+/* What the replica finds wrong with room entries; each problem once. */
+static void
+room_notice(void *arg, enum dir_room_notice what, const char *room_dn, const char *value,
+            const char *group)
+{
+    (void)arg;
+    switch (what) {
+    case DIR_ROOM_UNRESOLVED:
+        log_notice("ldap room-affiliation-skipped room=\"%s\" value=\"%s\"%s%s%s "
+                   "reason=\"no user (xmppUser below ldap.users) or group (groupOfNames below "
+                   "ldap.base) has this DN\"",
+                   room_dn, value, group ? " group=\"" : "", group ? group : "",
+                   group ? "\"" : "");
+        break;
+    case DIR_ROOM_CYCLE:
+        log_notice("ldap room-group-cycle room=\"%s\" group=\"%s\" action=\"not expanded "
+                   "again where it contains itself\"",
+                   room_dn, value);
+        break;
+    case DIR_ROOM_TOO_DEEP:
+        log_notice("ldap room-group-too-deep room=\"%s\" group=\"%s\" action=\"ignored: "
+                   "nested more than %d groups deep\"",
+                   room_dn, value, DIR_GROUP_DEPTH_MAX);
+        break;
+    case DIR_ROOM_DUPLICATE:
+        log_warn("ldap sync-duplicate-room dn=\"%s\" jid=%s action=\"ignored while %s, a "
+                 "lower DN, holds the JID\"",
+                 room_dn, value, group);
+        break;
+    }
+}
+
 /* ---- Setup ------------------------------------------------------------------- */
 
 static char *
@@ -154,6 +187,25 @@ dir_settings_take(struct dir *d, const struct dir_settings *in, char *err, size_
         snprintf(err, errlen, "ldap.users: must be ldap.base or below it");
         return PAL_ECONFIG;
     }
+    char *rooms = in->rooms && in->rooms[0] ? xstrdup(in->rooms) : xasprintf("ou=rooms,%s", in->base);
+    char *nrooms = dir_dn_normalize(rooms);
+    nusers = dir_dn_normalize(users);
+    nbase = dir_dn_normalize(in->base);
+    /* the nodes read rooms below the base, but not in a users subtree of its own */
+    bool rooms_ok = nrooms && nbase && nusers && dn_ok(rooms) &&
+                    (strcmp(nrooms, nbase) == 0 || dir_dn_is_below(nrooms, nbase)) &&
+                    (strcmp(nusers, nbase) == 0 ||
+                     (strcmp(nrooms, nusers) != 0 && !dir_dn_is_below(nrooms, nusers)));
+    free(nrooms);
+    free(nusers);
+    free(nbase);
+    if (!rooms_ok) {
+        free(rooms);
+        snprintf(err, errlen,
+                 "ldap.rooms: must be ldap.base or below it, and not at or below ldap.users "
+                 "(rooms there are ignored)");
+        return PAL_ECONFIG;
+    }
     if (has_file) {
         char serr[256];
         d->secret = config_read_secret(in->bind_secret_file, serr, sizeof serr);
@@ -176,6 +228,7 @@ dir_settings_take(struct dir *d, const struct dir_settings *in, char *err, size_
     d->s.bind_secret_file = opt_dup(in->bind_secret_file);
     d->s.base = xstrdup(in->base);
     d->s.users = xstrdup(users);
+    d->s.rooms = rooms;
     d->s.timeout_ms = in->timeout_ms;
     d->s.bind_pool = in->bind_pool;
     return PAL_OK;
@@ -190,6 +243,7 @@ dir_settings_clear(struct dir_settings *s)
     free(s->bind_secret_file);
     free(s->base);
     free(s->users);
+    free(s->rooms);
     memset(s, 0, sizeof *s);
 }
 
@@ -220,12 +274,15 @@ dir_new(struct ev_loop *loop, const struct dir_settings *settings, struct dir **
     }
     d->r = dir_replica_new(d->s.users);
     dir_replica_set_base(d->r, d->s.base);
+    dir_replica_set_rooms_base(d->r, d->s.rooms);
+    dir_replica_on_room_notice(d->r, room_notice, d);
     d->main = dir_conn_new(loop, &d->s, d->secret, "main", &main_ops, d);
     d->sync = dir_sync_new(loop, d->main, d->r, d->s.base, on_sync_ready, d);
     d->w = dir_writer_new(loop, d->main, d->r, d->s.timeout_ms);
     d->pool = dir_bindpool_new(loop, &d->s, d->secret, (size_t)d->s.bind_pool);
-    log_info("ldap directory uri=%s base=\"%s\" users=\"%s\" bind_dn=\"%s\" pool=%lld", d->s.uri,
-             d->s.base, d->s.users, d->s.bind_dn, (long long)d->s.bind_pool);
+    log_info("ldap directory uri=%s base=\"%s\" users=\"%s\" rooms=\"%s\" bind_dn=\"%s\" "
+             "pool=%lld",
+             d->s.uri, d->s.base, d->s.users, d->s.rooms, d->s.bind_dn, (long long)d->s.bind_pool);
     *out = d;
     return PAL_OK;
 }
@@ -279,6 +336,12 @@ dir_on_nodes_changed(struct dir *d, void (*fn)(void *arg), void *arg)
 }
 
 void
+dir_on_rooms_changed(struct dir *d, void (*fn)(void *arg, const char *room_jid), void *arg)
+{
+    dir_replica_on_rooms_changed(d->r, fn, arg);
+}
+
+void
 dir_on_ready(struct dir *d, dir_ready_fn fn, void *arg)
 {
     d->ready_fn = fn;
@@ -297,6 +360,18 @@ struct dir_user *
 dir_user_get(struct dir *d, const char *bare_jid)
 {
     return dir_replica_user(d->r, bare_jid);
+}
+
+struct dir_room *
+dir_room_get(struct dir *d, const char *room_jid)
+{
+    return dir_replica_room(d->r, room_jid);
+}
+
+int
+dir_rooms_list(struct dir *d, char ***jids, size_t *n)
+{
+    return dir_replica_rooms(d->r, jids, n);
 }
 
 int
@@ -432,6 +507,48 @@ dir_offline_del(struct dir *d, const char *user, const char *id)
         dir_writer_del(d->w, dn, NULL, NULL);
     free(dn);
     return rc;
+}
+
+int
+dir_room_put(struct dir *d, const struct dir_room_spec *spec, dir_done_fn done, void *arg)
+{
+    struct dir_room_data data;
+    bool existed = false;
+    int rc = dir_replica_room_put(d->r, spec, &data, &existed);
+    if (rc != PAL_OK)
+        return rc;
+    size_t len = 1024 + (data.config ? strlen(data.config) : 0) +
+                 (data.description ? strlen(data.description) : 0);
+    for (int k = 0; k < DIR_AFFIL_N; k++)
+        for (size_t i = 0; i < data.n_aff[k]; i++)
+            len += strlen(data.aff[k][i]) + 32;
+    struct arena *a = arena_new(len);
+    struct dir_attr *attrs = NULL;
+    size_t n = dir_map_room_attrs(&data, a, &attrs);
+    if (existed)
+        dir_writer_modify(d->w, data.dn, a, attrs, n, done, arg);
+    else
+        dir_writer_add(d->w, data.dn, a, attrs, n, done, arg);
+    log_info("ldap room-put room=%s dn=\"%s\" op=%s owners=%zu admins=%zu members=%zu "
+             "outcasts=%zu",
+             data.jid, data.dn, existed ? "modify" : "add", data.n_aff[DIR_AFFIL_OWNER],
+             data.n_aff[DIR_AFFIL_ADMIN], data.n_aff[DIR_AFFIL_MEMBER],
+             data.n_aff[DIR_AFFIL_OUTCAST]);
+    dir_room_data_clear(&data);
+    return PAL_OK;
+}
+
+int
+dir_room_del(struct dir *d, const char *room_jid, dir_done_fn done, void *arg)
+{
+    char *dn = NULL;
+    int rc = dir_replica_room_del(d->r, room_jid, &dn);
+    if (rc != PAL_OK)
+        return rc;
+    dir_writer_del(d->w, dn, done, arg);
+    log_info("ldap room-del room=%s dn=\"%s\"", room_jid, dn);
+    free(dn);
+    return PAL_OK;
 }
 
 /* ---- Passwords ------------------------------------------------------------------ */

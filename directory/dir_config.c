@@ -56,6 +56,7 @@ static const struct config_item ldap_items[] = {
      0, NULL, false},
     {"ldap.base", CONFIG_STRING, offsetof(struct dir_settings, base), NULL, 0, 0, check_dn, false},
     {"ldap.users", CONFIG_STRING, offsetof(struct dir_settings, users), "", 0, 0, check_dn, false},
+    {"ldap.rooms", CONFIG_STRING, offsetof(struct dir_settings, rooms), "", 0, 0, check_dn, false},
     {"ldap.timeout_ms", CONFIG_INT, offsetof(struct dir_settings, timeout_ms), "5000", 100, 600000,
      NULL, false},
     {"ldap.bind_pool", CONFIG_INT, offsetof(struct dir_settings, bind_pool), "2", 1, 64, NULL,

@@ -4,10 +4,12 @@
  *
  * The pieces:
  *   map.c      entry (plain attribute lists) <-> dir_user / roster item / offline
- *              message / settings / node; DN normalisation. Pure, no LDAP types.
+ *              message / settings / node / room / group; DN normalisation. Pure,
+ *              no LDAP types.
  *   replica.c  the in-memory replica: users by JID, DN and entryUUID; roster items
  *              and offline messages attached to their user by parent DN;
- *              settings and cluster nodes in plain lists.
+ *              settings and cluster nodes in plain lists; rooms by DN and JID
+ *              with their affiliations resolved through users and groups.
  *   ldap.c     one libldap connection on the loop: async connect, StartTLS, bind,
  *              message drain, reconnect with backoff.
  *   sync.c     RFC 4533 refreshAndPersist consumer feeding the replica.
@@ -55,6 +57,8 @@ enum dir_kind {
     DIR_KIND_OFFLINE,
     DIR_KIND_SETTINGS,
     DIR_KIND_NODE,
+    DIR_KIND_ROOM,
+    DIR_KIND_GROUP,
 };
 
 /* A settings entry (objectClass xmppServerSettings, anywhere under ldap.base). */
@@ -66,9 +70,9 @@ struct dir_server_settings {
 };
 
 /* One replicated kind of entry: the object class that selects it and the
- * attributes the sync search requests for it. Rooms and peers are added here
- * (and in map.c and replica.c) later; the sync filter and attribute list are
- * built from this table. */
+ * attributes the sync search requests for it. Peers are added here (and in
+ * map.c and replica.c) later; the sync filter and attribute list are built
+ * from this table. */
 struct dir_class {
     const char *object_class;
     enum dir_kind kind;
@@ -110,7 +114,8 @@ void dir_node_clear(struct dir_node *n);
 /* Deep copy; dst is overwritten (not cleared first). */
 void dir_node_copy(struct dir_node *dst, const struct dir_node *src);
 bool dir_node_equal(const struct dir_node *a, const struct dir_node *b);
-/* "user", "roster item", "offline message", "settings", "node", "other" (logs). */
+/* "user", "roster item", "offline message", "settings", "node", "room",
+ * "group", "other" (logs). */
 const char *dir_kind_str(enum dir_kind k);
 
 void dir_roster_item_clear(struct dir_roster_item *it);
@@ -139,6 +144,56 @@ int dir_gentime_parse(const char *s, size_t len, int64_t *ms);
 /* Writes "YYYYMMDDHHMMSS.fffZ" into buf (at least 20 bytes). */
 void dir_gentime_format(int64_t ms, char *buf, size_t len);
 
+/* ---- Rooms and groups (map.c) --------------------------------------------- */
+
+/* The four affiliation attributes of a room, in this order. */
+enum dir_affil_kind { DIR_AFFIL_OWNER, DIR_AFFIL_ADMIN, DIR_AFFIL_MEMBER, DIR_AFFIL_OUTCAST };
+#define DIR_AFFIL_N 4
+/* "owner", "xmppRoomAdmin", "member", "xmppRoomOutcast" */
+extern const char *const dir_affil_attrs[DIR_AFFIL_N];
+/* Groups nested deeper than this below a room's value are not expanded. */
+#define DIR_GROUP_DEPTH_MAX 8
+
+/* A room entry as read (dir_map_room) or as this node writes it
+ * (dir_room_put): everything but the resolved affiliations. */
+struct dir_room_data {
+    char *dn;          /* as received, or as this node names it */
+    char *jid;         /* xmppRoomJID, normalised */
+    size_t n_cn;
+    char **cn;         /* cn values as stored */
+    char *description; /* NULL when absent */
+    char *config;      /* xmppRoomConfig, NULL when absent */
+    size_t n_clearance;
+    struct dir_der *clearance;
+    unsigned char *default_label; /* NULL when absent */
+    size_t default_label_len;
+    size_t n_aff[DIR_AFFIL_N];
+    char **aff[DIR_AFFIL_N]; /* DN values as stored (empty values dropped) */
+};
+
+/* Fills *out (clear with dir_room_data_clear) from an xmppRoom entry:
+ * PAL_EMALFORMED when xmppRoomJID is not a bare JID with a local part, a
+ * string value holds a NUL byte, or xmppRoomConfig fails
+ * dir_room_config_check. */
+int dir_map_room(const struct dir_entry *e, struct dir_room_data *out, const char **why);
+void dir_room_data_clear(struct dir_room_data *d);
+/* Deep copy; dst is overwritten (not cleared first). */
+void dir_room_data_copy(struct dir_room_data *dst, const struct dir_room_data *src);
+/* The room's name as dir_room.name describes it; NULL when there is no cn
+ * (caller frees). */
+char *dir_room_data_name(const struct dir_room_data *d);
+/* The attribute list of a room write: objectClass, xmppRoomJID, cn,
+ * description, xmppRoomConfig, owner, xmppRoomAdmin, member, xmppRoomOutcast
+ * (a modify replaces all but the first two: an unset one is deleted). Never
+ * xmppClearance or xmppDefaultLabel. Allocated in a. */
+size_t dir_map_room_attrs(const struct dir_room_data *d, struct arena *a, struct dir_attr **out);
+/* True when two snapshots hold the same data (refs aside). */
+bool dir_room_equal(const struct dir_room *a, const struct dir_room *b);
+/* The member values of a groupOfNames entry (empty ones dropped): *members
+ * (free with dir_strv_free) and *n. PAL_EMALFORMED when a value holds a NUL
+ * byte. */
+int dir_map_group(const struct dir_entry *e, char ***members, size_t *n, const char **why);
+
 /* ---- Distinguished names (map.c) ---------------------------------------- */
 
 /* A comparable form of dn: attribute types and values lowercased (ASCII),
@@ -154,6 +209,10 @@ const char *dir_dn_parent(const char *ndn);
 bool dir_dn_is_below(const char *ndn, const char *nbase);
 /* RFC 4514 escaping of an attribute value for use in an RDN; caller frees. */
 char *dir_rdn_escape(const char *value);
+/* The values of the attributes of type type (case-insensitive) in the first
+ * RDN of dn, unescaped, case kept: *out (free with dir_strv_free) and the
+ * count returned; 0 when there is none or dn is malformed. */
+size_t dir_dn_rdn_values(const char *dn, const char *type, char ***out);
 
 /* ---- Replica (replica.c) ------------------------------------------------ */
 
@@ -167,6 +226,28 @@ void dir_replica_on_user_changed(struct dir_replica *r, dir_user_changed_fn fn, 
 void dir_replica_on_settings_changed(struct dir_replica *r, void (*fn)(void *arg), void *arg);
 /* Called after a node entry was added, changed or removed. */
 void dir_replica_on_nodes_changed(struct dir_replica *r, void (*fn)(void *arg), void *arg);
+/* As dir_on_rooms_changed (directory.h). */
+void dir_replica_on_rooms_changed(struct dir_replica *r,
+                                  void (*fn)(void *arg, const char *room_jid), void *arg);
+/* What the replica has to say about rooms (dir.c logs it; tests count it). */
+enum dir_room_notice {
+    DIR_ROOM_UNRESOLVED, /* value: an affiliation DN that is no user or group;
+                            group: the group holding it, NULL for the room's own */
+    DIR_ROOM_CYCLE,      /* value: a group that contains itself; group: NULL */
+    DIR_ROOM_TOO_DEEP,   /* value: a group nested deeper than DIR_GROUP_DEPTH_MAX */
+    DIR_ROOM_DUPLICATE,  /* room_dn: an entry that lost its JID (value) to the entry
+                            group (a lower DN) */
+};
+/* fn runs once per problem of a room (again only after it went away and came
+ * back), and never during a refresh: problems found then are reported by
+ * dir_replica_refresh_end, when the replica is complete. Strings borrowed. */
+void dir_replica_on_room_notice(struct dir_replica *r,
+                                void (*fn)(void *arg, enum dir_room_notice what,
+                                           const char *room_dn, const char *value,
+                                           const char *group),
+                                void *arg);
+/* Where dir_replica_room_put names new room entries (copied). */
+void dir_replica_set_rooms_base(struct dir_replica *r, const char *rooms);
 /* The sync base (copied). Node entries at or below users_base are refused
  * unless users_base is the base: the nodes' service account may write under
  * ldap.users, and cluster membership is an administrator's decision. Unset:
@@ -179,11 +260,15 @@ void dir_replica_set_base(struct dir_replica *r, const char *base);
  * of a refresh that started without a cookie). Entries with a local write in
  * flight survive the sweep. */
 void dir_replica_refresh_begin(struct dir_replica *r);
+/* The refresh completed (refreshDone): reports the room problems held back
+ * while it ran. */
+void dir_replica_refresh_end(struct dir_replica *r);
 /* Add or modify: e is the entry's full current state. PAL_OK; PAL_EEXIST when
  * another user entry holds the same JID (kept, reachable by DN only, until the
  * other goes), or another node entry the same name or key (kept, listed only
- * if it comes first; see dir_nodes_get); or PAL_EMALFORMED (entry ignored; no
- * stale copy is kept; dir_replica_why() says why). */
+ * if it comes first; see dir_nodes_get), or a room entry with a lower DN the
+ * same room JID (kept, takes over when that one goes); or PAL_EMALFORMED
+ * (entry ignored; no stale copy is kept; dir_replica_why() says why). */
 int dir_replica_put(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e);
 /* The static reason of the last PAL_EMALFORMED from dir_replica_put, or "". */
 const char *dir_replica_why(const struct dir_replica *r);
@@ -209,6 +294,9 @@ struct dir_roster_item *dir_replica_roster_find(struct dir_replica *r, const cha
 size_t dir_replica_offline_count(struct dir_replica *r, const char *user);
 int dir_replica_offline_get(struct dir_replica *r, const char *user, struct dir_offline **msgs,
                             size_t *n);
+/* As dir_room_get() and dir_rooms_list() (directory.h). */
+struct dir_room *dir_replica_room(struct dir_replica *r, const char *room_jid);
+int dir_replica_rooms(struct dir_replica *r, char ***jids, size_t *n);
 
 /* Local changes: applied to the replica at once and marked pending until
  * dir_replica_unpend() (the write finished, either way). *dn gets the entry's
@@ -221,8 +309,20 @@ int dir_replica_offline_add(struct dir_replica *r, const char *user, const char 
                             const char *stanza, size_t len, const unsigned char *label,
                             size_t label_len, int64_t ts_ms, char **dn);
 int dir_replica_offline_del(struct dir_replica *r, const char *user, const char *id, char **dn);
+/* A room written back (dir_room_put's checks and results; the listener does
+ * not run). *out gets what to write, with its DN (clear with
+ * dir_room_data_clear); *existed tells whether the replica had the room (then
+ * modify its entry, else add one). Until dir_replica_unpend, the written
+ * attributes show as written whatever the directory echoes, while
+ * xmppClearance and xmppDefaultLabel follow the directory. */
+int dir_replica_room_put(struct dir_replica *r, const struct dir_room_spec *spec,
+                         struct dir_room_data *out, bool *existed);
+/* The room is gone from reads at once (a duplicate takes over); *dn gets its
+ * entry's DN (caller frees). PAL_ENOENT or PAL_EMALFORMED as dir_room_del. */
+int dir_replica_room_del(struct dir_replica *r, const char *room_jid, char **dn);
 /* The write for entry dn finished; ok false when it failed for good, and then
- * an entry that exists only locally (never seen from the server) is dropped. */
+ * an entry that exists only locally (never seen from the server) is dropped,
+ * and a room goes back to the directory's state. */
 void dir_replica_unpend(struct dir_replica *r, const char *dn, bool ok);
 
 /* ---- One LDAP connection on the loop (ldap.c) --------------------------- */
@@ -287,6 +387,11 @@ void dir_writer_free(struct dir_writer *w);
 void dir_writer_put(struct dir_writer *w, const char *dn, struct arena *a,
                     const struct dir_attr *attrs, size_t n, bool exists, dir_done_fn done,
                     void *arg);
+/* Queues a modify-replace of the attributes of an existing entry (all but
+ * the first two: objectClass and the RDN attribute); a missing entry fails
+ * the write (it is not created). */
+void dir_writer_modify(struct dir_writer *w, const char *dn, struct arena *a,
+                       const struct dir_attr *attrs, size_t n, dir_done_fn done, void *arg);
 /* Queues an add that must create a new entry (an existing one counts as done
  * only when an earlier attempt may have created it). */
 void dir_writer_add(struct dir_writer *w, const char *dn, struct arena *a,

@@ -17,6 +17,12 @@
  *   nodes:   any entry under ldap.base, but not under a separate ldap.users,
  *            with objectClass xmppNode (usually
  *            xmppNodeName=<name>,ou=nodes,<base>): the cluster's members.
+ *   rooms:   any entry under ldap.base, but not under a separate ldap.users,
+ *            with objectClass xmppRoom (usually cn=<name>,ou=rooms,<base>;
+ *            ldap.rooms is where this node writes new ones): the persistent
+ *            multi-user chat rooms. owner, xmppRoomAdmin, member and
+ *            xmppRoomOutcast hold DNs of users or of groups (objectClass
+ *            groupOfNames under ldap.base, nested up to 8 deep).
  */
 #ifndef PALISADE_DIRECTORY_H
 #define PALISADE_DIRECTORY_H
@@ -40,12 +46,19 @@ struct dir_settings {
     char *bind_secret_file; /* file holding the secret */
     char *base;             /* search base of everything Palisade reads */
     char *users;            /* base of user entries (default: base) */
+    char *rooms;            /* where new room entries go (default: ou=rooms,<base>) */
     int64_t timeout_ms;     /* per-operation timeout */
     int64_t bind_pool;      /* connections used for PLAIN password checks */
 };
 
 /* The config module for the "ldap" group; fills *s. */
 struct config_module dir_config_module(struct dir_settings *s);
+
+/* One binary attribute value (a DER clearance, for instance). */
+struct dir_der {
+    unsigned char *der;
+    size_t len;
+};
 
 /* A user as the replica holds it. Read-only snapshot, refcounted: a sync update
  * replaces the snapshot, it never changes one in place. */
@@ -58,7 +71,7 @@ struct dir_user {
     char **scram;       /* RFC 5803 values "SCRAM-SHA-256$iter:salt$stored:server" */
     bool has_password;  /* userPassword present (PLAIN by bind possible) */
     size_t n_clearance;
-    struct { unsigned char *der; size_t len; } *clearance; /* xmppClearance values */
+    struct dir_der *clearance; /* xmppClearance values */
     /* vCard (XEP-0054) from inetOrgPerson; NULL when absent */
     char *cn, *given_name, *sn, *mail, *telephone, *title, *ou;
     unsigned char *jpeg;
@@ -192,9 +205,124 @@ void dir_offline_free(struct dir_offline *msgs, size_t n);
 size_t dir_offline_count(struct dir *d, const char *user);
 /* Deletes one stored message (replica now, LDAP queued). */
 int dir_offline_del(struct dir *d, const char *user, const char *id);
-/* Writes (roster, offline) queued or in flight; a node that stops cleanly runs
+/* Writes (roster, offline, rooms) queued or in flight; a node that stops cleanly runs
  * the loop until this is 0 or a deadline passes. */
 size_t dir_pending_writes(const struct dir *d);
+
+/* ---- Multi-user chat rooms ------------------------------------------------ */
+
+/* One affiliation of a room: a user's bare JID (normalised). via_group: it
+ * comes only from a group (groupOfNames) named by the room, not from a direct
+ * user DN; change the group to change it. */
+struct dir_affil {
+    char *jid;
+    bool via_group;
+};
+
+/* A persistent room as the replica holds it (an xmppRoom entry). Read-only
+ * snapshot, refcounted like dir_user: a change installs a new snapshot, it
+ * never edits one.
+ *
+ * Affiliations are resolved from the DNs the entry holds: a user entry
+ * (xmppUser under ldap.users) gives its xmppJID, a group (groupOfNames under
+ * ldap.base) its member values, resolved the same way (nested groups up to 8
+ * deep; a group that contains itself is not expanded again). Values that
+ * resolve to nothing are skipped and logged once (notice, with both DNs).
+ * Each list is sorted by JID (byte order) and holds a JID once. A JID is in
+ * one list only, the first of outcasts, owners, admins, members that names
+ * it: a ban wins over everything (fail closed), otherwise the strongest
+ * affiliation. A JID that comes both directly and from a group has
+ * via_group false. */
+struct dir_room {
+    unsigned refs;
+    char *dn;
+    char *jid;         /* xmppRoomJID: a bare JID with a local part, normalised */
+    char *name;        /* cn: the first value that is not the RDN's own cn value, else
+                          the first value (entries this node writes are cn=<local part>,
+                          with the room's name as a second cn value) */
+    char *description; /* description (first value), NULL when absent */
+    char *config;      /* xmppRoomConfig as stored: "var=value" lines (XEP-0045
+                          muc#roomconfig_* vars), NULL when absent */
+    size_t n_clearance;
+    struct dir_der *clearance; /* xmppClearance values (DER, not parsed here) */
+    unsigned char *default_label; /* xmppDefaultLabel DER, NULL when absent */
+    size_t default_label_len;
+    size_t n_owners, n_admins, n_members, n_outcasts;
+    struct dir_affil *owners, *admins, *members, *outcasts;
+};
+
+/* The room with this bare JID (normalised): takes a reference, NULL when the
+ * directory has no such room. Of several entries holding one xmppRoomJID, the
+ * one with the lowest normalised DN is the room (the same choice on every
+ * node); the others are logged as duplicates and take over when it goes.
+ * Entries whose xmppRoomJID is not a bare JID with a local part, or that lie
+ * below a separate ldap.users, are not rooms (logged when read). */
+struct dir_room *dir_room_get(struct dir *d, const char *room_jid);
+void dir_room_unref(struct dir_room *r); /* NULL is fine */
+/* Every room's JID, sorted (byte order): PAL_OK, *jids (free with
+ * dir_strv_free(*jids, *n); NULL when there is none) and *n. */
+int dir_rooms_list(struct dir *d, char ***jids, size_t *n);
+/* Frees n strings and the array; NULL is fine. */
+void dir_strv_free(char **v, size_t n);
+
+/* fn(arg, room_jid) runs after the room room_jid was added, changed or
+ * removed in the directory (re-read it with dir_room_get; NULL when it is
+ * gone); fn(arg, NULL) after a user or group change changed the
+ * affiliations of one or more rooms (re-read every room). From the loop:
+ * during the first refresh too, not for a reload that changed nothing, and
+ * not from inside dir_room_put or dir_room_del (the caller knows what it
+ * wrote); but when such a write fails for good the room goes back to the
+ * directory's state and fn runs for it. room_jid is borrowed. One listener;
+ * fn NULL removes it. */
+void dir_on_rooms_changed(struct dir *d, void (*fn)(void *arg, const char *room_jid), void *arg);
+
+/* What a room's owner created or configured through XMPP, for dir_room_put.
+ * Strings are borrowed. */
+struct dir_room_spec {
+    const char *jid;         /* the room's bare JID */
+    const char *name;        /* NULL = the local part of jid */
+    const char *description; /* NULL = none */
+    const char *config;      /* "var=value" lines, NULL = none */
+    /* Direct affiliations: bare JIDs of users in the replica. Group values
+     * already on the entry (and any other value that is not a user's DN) are
+     * kept untouched. NULL lists with n 0 mean "none direct". */
+    const char *const *owners;
+    size_t n_owners;
+    const char *const *admins;
+    size_t n_admins;
+    const char *const *members;
+    size_t n_members;
+    const char *const *outcasts;
+    size_t n_outcasts;
+};
+/* Writes a room back to the directory: adds its entry (cn=<local part>,
+ * <ldap.rooms>; cn=<bare JID>,<ldap.rooms> when another room's entry has
+ * that DN) or modifies the existing one (its own DN; xmppRoomJID, objectClass
+ * and the RDN stay). The replica shows the new state from this call on
+ * (dir_room_get; the listener is not called), and keeps it while the write is
+ * in flight, except that xmppClearance and xmppDefaultLabel always come from
+ * the directory: they are never written from here (administrators only).
+ * The LDAP write is queued; done(arg, rc) runs once it finished (PAL_OK) or
+ * failed for good (PAL_ELDAP: the replica goes back to the directory's state
+ * and the listener runs); done may be NULL. A new entry is only ever added,
+ * an existing one only modified: a write never replaces an entry someone else
+ * made meanwhile, nor brings back one an administrator deleted.
+ * Returns PAL_OK; PAL_EMALFORMED when a JID is not a bare JID with a local
+ * part or config has a line that is not var=value (or a NUL byte);
+ * PAL_ENOENT when an affiliation JID is not a user in the replica;
+ * PAL_EEXIST when neither DN is free. Nothing is written on error and done
+ * does not run. */
+int dir_room_put(struct dir *d, const struct dir_room_spec *spec, dir_done_fn done, void *arg);
+/* Deletes the room's entry (the one dir_room_get returns): gone from the
+ * replica now (a duplicate entry of the same JID, if any, takes over), LDAP
+ * write queued, done as for dir_room_put (on failure the room comes back).
+ * PAL_OK, PAL_EMALFORMED (bad JID) or PAL_ENOENT (no such room). */
+int dir_room_del(struct dir *d, const char *room_jid, dir_done_fn done, void *arg);
+/* The check the replica applies to xmppRoomConfig: lines of var=value (var
+ * not empty; empty lines and a "\r" before the newline are fine), no NUL
+ * byte. PAL_OK, or PAL_EMALFORMED with a static reason in *why. For tools
+ * that write room entries (palisadectl room). */
+int dir_room_config_check(const char *config, size_t len, const char **why);
 
 /* Checks a password by an LDAP simple bind as dn, on a pooled connection.
  * done(arg, rc): PAL_OK, PAL_EDENIED (wrong password), or PAL_ELDAP (directory

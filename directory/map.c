@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* map.c - directory entries as plain attribute lists <-> the structs node/
  * reads (dir_user, dir_roster_item, dir_offline, dir_server_settings,
- * dir_node), and DN handling (RFC 4514).
+ * dir_node, room and group data), and DN handling (RFC 4514).
  * Pure: no LDAP handles, no I/O, no logging; sync.c turns libldap messages into
  * struct dir_entry, replica.c keeps what comes out, write.c sends what the
  * *_attrs builders produce. Unit-tested in test/unit/test_map.c. */
@@ -45,12 +45,21 @@ static const char *const node_attrs[] = {
     "objectClass", "xmppNodeName", "xmppNodeEndpoint", "xmppCurvePublicKey", "xmppSite", NULL,
 };
 
+static const char *const room_attrs[] = {
+    "objectClass", "cn",     "xmppRoomJID",   "description", "xmppRoomConfig",  "xmppClearance",
+    "xmppDefaultLabel", "owner", "xmppRoomAdmin", "member",  "xmppRoomOutcast", NULL,
+};
+
+static const char *const group_attrs[] = {"objectClass", "member", NULL};
+
 const struct dir_class dir_classes[] = {
     {"xmppUser", DIR_KIND_USER, user_attrs},
     {"xmppRosterItem", DIR_KIND_ROSTER, roster_attrs},
     {"xmppOfflineMessage", DIR_KIND_OFFLINE, offline_attrs},
     {"xmppServerSettings", DIR_KIND_SETTINGS, settings_attrs},
     {"xmppNode", DIR_KIND_NODE, node_attrs},
+    {"xmppRoom", DIR_KIND_ROOM, room_attrs},
+    {"groupOfNames", DIR_KIND_GROUP, group_attrs},
 };
 const size_t dir_n_classes = sizeof dir_classes / sizeof dir_classes[0];
 
@@ -105,6 +114,10 @@ dir_kind_str(enum dir_kind k)
         return "settings";
     case DIR_KIND_NODE:
         return "node";
+    case DIR_KIND_ROOM:
+        return "room";
+    case DIR_KIND_GROUP:
+        return "group";
     case DIR_KIND_NONE:
         break;
     }
@@ -799,6 +812,297 @@ dir_map_offline_attrs(const char *id, const char *stanza, size_t len, const unsi
     return b.n;
 }
 
+/* ---- Rooms and groups ------------------------------------------------------ */
+
+const char *const dir_affil_attrs[DIR_AFFIL_N] = {
+    [DIR_AFFIL_OWNER] = "owner",
+    [DIR_AFFIL_ADMIN] = "xmppRoomAdmin",
+    [DIR_AFFIL_MEMBER] = "member",
+    [DIR_AFFIL_OUTCAST] = "xmppRoomOutcast",
+};
+
+int
+dir_room_config_check(const char *config, size_t len, const char **why)
+{
+    if (memchr(config, '\0', len)) {
+        *why = "xmppRoomConfig holds a NUL byte";
+        return PAL_EMALFORMED;
+    }
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(config + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - config) : len;
+        size_t n = end - i;
+        if (n > 0 && config[end - 1] == '\r')
+            n--;
+        const char *eq = n ? memchr(config + i, '=', n) : NULL;
+        if (n > 0 && (!eq || eq == config + i)) {
+            *why = "xmppRoomConfig has a line that is not var=value";
+            return PAL_EMALFORMED;
+        }
+        i = end + 1;
+    }
+    return PAL_OK;
+}
+
+/* The values of attribute name as strings (empty ones dropped unless
+ * keep_empty): PAL_OK, or PAL_EMALFORMED when one holds a NUL byte. */
+static int
+attr_strv(const struct dir_entry *e, const char *name, bool keep_empty, char ***out, size_t *n)
+{
+    const struct dir_attr *a = dir_entry_attr(e, name);
+    *out = NULL;
+    *n = 0;
+    if (!a || a->n == 0)
+        return PAL_OK;
+    for (size_t i = 0; i < a->n; i++)
+        if (memchr(a->v[i].p, '\0', a->v[i].len))
+            return PAL_EMALFORMED;
+    *out = xcalloc(a->n, sizeof **out);
+    for (size_t i = 0; i < a->n; i++)
+        if (keep_empty || a->v[i].len > 0)
+            (*out)[(*n)++] = xmemdup(a->v[i].p, a->v[i].len);
+    return PAL_OK;
+}
+
+static char **
+strv_dup(char *const *v, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    char **out = xcalloc(n, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = xstrdup(v[i]);
+    return out;
+}
+
+void
+dir_strv_free(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int
+dir_map_room(const struct dir_entry *e, struct dir_room_data *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    out->jid = attr_jid(e, "xmppRoomJID", true);
+    if (!out->jid) {
+        *why = "no valid bare JID with a local part in xmppRoomJID";
+        goto bad;
+    }
+    if (attr_strv(e, "cn", false, &out->cn, &out->n_cn) != PAL_OK) {
+        *why = "cn holds a NUL byte";
+        goto bad;
+    }
+    char **v = NULL;
+    size_t n = 0;
+    if (attr_strv(e, "description", true, &v, &n) != PAL_OK) {
+        *why = "description holds a NUL byte";
+        goto bad;
+    }
+    if (n > 0)
+        out->description = xstrdup(v[0]);
+    dir_strv_free(v, n);
+    const struct dir_attr *a = dir_entry_attr(e, "xmppRoomConfig");
+    if (a && a->n > 0) {
+        if (dir_room_config_check(a->v[0].p, a->v[0].len, why) != PAL_OK)
+            goto bad;
+        out->config = xmemdup(a->v[0].p, a->v[0].len);
+    }
+    a = dir_entry_attr(e, "xmppClearance");
+    if (a && a->n > 0) {
+        out->clearance = xcalloc(a->n, sizeof *out->clearance);
+        for (size_t i = 0; i < a->n; i++) {
+            out->clearance[i].der = xmemdup(a->v[i].p, a->v[i].len);
+            out->clearance[i].len = a->v[i].len;
+        }
+        out->n_clearance = a->n;
+    }
+    out->default_label = attr_bin(e, "xmppDefaultLabel", &out->default_label_len);
+    for (int k = 0; k < DIR_AFFIL_N; k++) {
+        if (attr_strv(e, dir_affil_attrs[k], false, &out->aff[k], &out->n_aff[k]) != PAL_OK) {
+            *why = "an affiliation value (owner, xmppRoomAdmin, member, xmppRoomOutcast) holds "
+                   "a NUL byte";
+            goto bad;
+        }
+    }
+    out->dn = xstrdup(e->dn);
+    return PAL_OK;
+bad:
+    dir_room_data_clear(out);
+    return PAL_EMALFORMED;
+}
+
+void
+dir_room_data_clear(struct dir_room_data *d)
+{
+    free(d->dn);
+    free(d->jid);
+    dir_strv_free(d->cn, d->n_cn);
+    free(d->description);
+    if (d->config) {
+        OPENSSL_cleanse(d->config, strlen(d->config)); /* may hold the room secret */
+        free(d->config);
+    }
+    for (size_t i = 0; i < d->n_clearance; i++)
+        free(d->clearance[i].der);
+    free(d->clearance);
+    free(d->default_label);
+    for (int k = 0; k < DIR_AFFIL_N; k++)
+        dir_strv_free(d->aff[k], d->n_aff[k]);
+    memset(d, 0, sizeof *d);
+}
+
+void
+dir_room_data_copy(struct dir_room_data *dst, const struct dir_room_data *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->dn = src->dn ? xstrdup(src->dn) : NULL;
+    dst->jid = src->jid ? xstrdup(src->jid) : NULL;
+    dst->cn = strv_dup(src->cn, src->n_cn);
+    dst->n_cn = src->n_cn;
+    dst->description = src->description ? xstrdup(src->description) : NULL;
+    dst->config = src->config ? xstrdup(src->config) : NULL;
+    if (src->n_clearance) {
+        dst->clearance = xcalloc(src->n_clearance, sizeof *dst->clearance);
+        for (size_t i = 0; i < src->n_clearance; i++) {
+            dst->clearance[i].der = xmemdup(src->clearance[i].der, src->clearance[i].len);
+            dst->clearance[i].len = src->clearance[i].len;
+        }
+        dst->n_clearance = src->n_clearance;
+    }
+    if (src->default_label) {
+        dst->default_label = xmemdup(src->default_label, src->default_label_len);
+        dst->default_label_len = src->default_label_len;
+    }
+    for (int k = 0; k < DIR_AFFIL_N; k++) {
+        dst->aff[k] = strv_dup(src->aff[k], src->n_aff[k]);
+        dst->n_aff[k] = src->n_aff[k];
+    }
+}
+
+char *
+dir_room_data_name(const struct dir_room_data *d)
+{
+    if (d->n_cn == 0)
+        return NULL;
+    char **rdn = NULL;
+    size_t n_rdn = d->dn ? dir_dn_rdn_values(d->dn, "cn", &rdn) : 0;
+    const char *name = d->cn[0];
+    for (size_t i = 0; i < d->n_cn; i++) {
+        bool in_rdn = false;
+        for (size_t k = 0; k < n_rdn && !in_rdn; k++)
+            in_rdn = strcasecmp(d->cn[i], rdn[k]) == 0;
+        if (!in_rdn) {
+            name = d->cn[i];
+            break;
+        }
+    }
+    dir_strv_free(rdn, n_rdn);
+    return xstrdup(name);
+}
+
+static void
+add_strv(struct attrs_builder *b, const char *name, char *const *v, size_t n)
+{
+    struct dir_val *vals = n ? arena_alloc(b->a, n * sizeof *vals) : NULL;
+    for (size_t i = 0; i < n; i++)
+        vals[i] = (struct dir_val){v[i], strlen(v[i])};
+    add_vals(b, name, vals, n);
+}
+
+size_t
+dir_map_room_attrs(const struct dir_room_data *d, struct arena *a, struct dir_attr **out)
+{
+    struct attrs_builder b = {a, arena_alloc(a, (5 + DIR_AFFIL_N) * sizeof(struct dir_attr)), 0};
+    add_str(&b, "objectClass", "xmppRoom");
+    add_str(&b, "xmppRoomJID", d->jid);
+    add_strv(&b, "cn", d->cn, d->n_cn);
+    add_str(&b, "description", d->description && d->description[0] ? d->description : NULL);
+    add_str(&b, "xmppRoomConfig", d->config && d->config[0] ? d->config : NULL);
+    for (int k = 0; k < DIR_AFFIL_N; k++)
+        add_strv(&b, dir_affil_attrs[k], d->aff[k], d->n_aff[k]);
+    *out = b.attrs;
+    return b.n;
+}
+
+static void
+affils_free(struct dir_affil *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].jid);
+    free(v);
+}
+
+void
+dir_room_unref(struct dir_room *r)
+{
+    if (!r || --r->refs > 0)
+        return;
+    free(r->dn);
+    free(r->jid);
+    free(r->name);
+    free(r->description);
+    /* may hold muc#roomconfig_roomsecret */
+    if (r->config) {
+        OPENSSL_cleanse(r->config, strlen(r->config));
+        free(r->config);
+    }
+    for (size_t i = 0; i < r->n_clearance; i++)
+        free(r->clearance[i].der);
+    free(r->clearance);
+    free(r->default_label);
+    affils_free(r->owners, r->n_owners);
+    affils_free(r->admins, r->n_admins);
+    affils_free(r->members, r->n_members);
+    affils_free(r->outcasts, r->n_outcasts);
+    free(r);
+}
+
+static bool
+affils_equal(const struct dir_affil *a, size_t na, const struct dir_affil *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].jid, b[i].jid) != 0 || a[i].via_group != b[i].via_group)
+            return false;
+    return true;
+}
+
+bool
+dir_room_equal(const struct dir_room *a, const struct dir_room *b)
+{
+    if (!str_eq(a->dn, b->dn) || !str_eq(a->jid, b->jid) || !str_eq(a->name, b->name) ||
+        !str_eq(a->description, b->description) || !str_eq(a->config, b->config) ||
+        a->n_clearance != b->n_clearance ||
+        !bin_eq(a->default_label, a->default_label_len, b->default_label, b->default_label_len) ||
+        !affils_equal(a->owners, a->n_owners, b->owners, b->n_owners) ||
+        !affils_equal(a->admins, a->n_admins, b->admins, b->n_admins) ||
+        !affils_equal(a->members, a->n_members, b->members, b->n_members) ||
+        !affils_equal(a->outcasts, a->n_outcasts, b->outcasts, b->n_outcasts))
+        return false;
+    for (size_t i = 0; i < a->n_clearance; i++)
+        if (!bin_eq(a->clearance[i].der, a->clearance[i].len, b->clearance[i].der,
+                    b->clearance[i].len))
+            return false;
+    return true;
+}
+
+int
+dir_map_group(const struct dir_entry *e, char ***members, size_t *n, const char **why)
+{
+    if (attr_strv(e, "member", false, members, n) != PAL_OK) {
+        *why = "a member value holds a NUL byte";
+        return PAL_EMALFORMED;
+    }
+    return PAL_OK;
+}
+
 /* ---- Distinguished names -------------------------------------------------- */
 
 static bool
@@ -965,4 +1269,75 @@ dir_dn_is_below(const char *ndn, const char *nbase)
         if (strcmp(c + 1, nbase) == 0)
             return true;
     return false;
+}
+
+size_t
+dir_dn_rdn_values(const char *dn, const char *type, char ***out)
+{
+    size_t n = 0;
+    size_t cap = 0;
+    struct buf val;
+    const char *p = dn;
+    *out = NULL;
+    buf_init(&val);
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        const char *t = p;
+        while (*p && *p != '=' && *p != ' ' && *p != ',' && *p != '+' && *p != ';')
+            p++;
+        size_t tlen = (size_t)(p - t);
+        while (*p == ' ')
+            p++;
+        if (tlen == 0 || *p != '=')
+            goto bad;
+        p++;
+        while (*p == ' ')
+            p++;
+        buf_reset(&val);
+        size_t keep = 0; /* without unescaped trailing spaces */
+        while (*p && *p != ',' && *p != '+' && *p != ';') {
+            char c;
+            bool escaped = false;
+            if (*p == '\\') {
+                int h1 = hexval(p[1]);
+                int h2 = h1 >= 0 ? hexval(p[2]) : -1;
+                if (h1 >= 0 && h2 >= 0) {
+                    c = (char)(h1 * 16 + h2);
+                    p += 3;
+                } else if (p[1] != '\0') {
+                    c = p[1];
+                    p += 2;
+                } else {
+                    goto bad;
+                }
+                escaped = true;
+            } else if (*p == '"') {
+                goto bad;
+            } else {
+                c = *p++;
+            }
+            buf_append(&val, &c, 1);
+            if (c != ' ' || escaped)
+                keep = buf_used(&val);
+        }
+        if (tlen == strlen(type) && strncasecmp(t, type, tlen) == 0 &&
+            !memchr(buf_head(&val), '\0', keep)) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 2;
+                *out = xrealloc(*out, cap * sizeof **out);
+            }
+            (*out)[n++] = xmemdup(buf_head(&val), keep);
+        }
+        if (*p != '+')
+            break;
+        p++;
+    }
+    buf_free(&val);
+    return n;
+bad:
+    buf_free(&val);
+    dir_strv_free(*out, n);
+    *out = NULL;
+    return 0;
 }

@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* replica.c - the node's in-memory copy of the directory, fed by sync.c and
  * read on hot paths (SASL auxprop, routing, roster, offline delivery, default
- * labels). Users are found by bare JID, normalised DN and entryUUID; roster
- * items and offline messages live in a bucket per parent DN, so they attach to
- * their user whatever order the server sends them in. Server settings and
- * cluster node entries are few: plain lists, searched whole. User data is
- * handed out as refcounted snapshots that an update replaces, never edits;
+ * labels, rooms). Users are found by bare JID, normalised DN and entryUUID;
+ * roster items and offline messages live in a bucket per parent DN, so they
+ * attach to their user whatever order the server sends them in. Server
+ * settings and cluster node entries are few: plain lists, searched whole.
+ * Rooms are found by DN and by JID; their affiliation DNs are resolved through
+ * users and groups (groupOfNames) whenever either changes. User and room data
+ * is handed out as refcounted snapshots that an update replaces, never edits;
  * nodes as copies.
  *
- * Local writes (roster, offline) change the replica at once and stay marked
- * pending until write.c reports the LDAP result, so a refresh sweep cannot
- * drop them while their write waits for a reconnect. No I/O; unit-tested in
- * test/unit/test_replica.c. */
+ * Local writes (roster, offline, rooms) change the replica at once and stay
+ * marked pending until write.c reports the LDAP result, so a refresh sweep
+ * cannot drop them while their write waits for a reconnect. No I/O (what is
+ * worth logging goes to a callback); unit-tested in test/unit/test_replica.c
+ * and test/unit/test_rooms.c. */
 #include "directory/dir_int.h"
 
 #include <stdlib.h>
@@ -19,6 +22,7 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "core/jid.h"
 #include "core/mem.h"
 
 /* ---- A small chained hash map; keys are borrowed from the values --------- */
@@ -226,7 +230,20 @@ struct dir_replica {
     void *settings_changed_arg;
     void (*nodes_changed)(void *arg);
     void *nodes_changed_arg;
+    char *rooms_base;      /* new room entries go below it (as configured) */
+    bool refreshing;       /* between refresh_begin and refresh_end */
+    struct hmap rooms;     /* ndn -> struct rep_room */
+    struct hmap room_jids; /* room JID -> struct room_slot */
+    struct hmap groups;    /* ndn -> struct rep_group */
+    struct hmap touched;   /* ndn -> struct touch: DNs some room's affiliations looked at */
+    void (*rooms_changed)(void *arg, const char *room_jid);
+    void *rooms_changed_arg;
+    void (*room_notice)(void *arg, enum dir_room_notice what, const char *room_dn,
+                        const char *value, const char *group);
+    void *room_notice_arg;
 };
+
+static void rooms_affected(struct dir_replica *r, const char *ndn);
 
 struct dir_replica *
 dir_replica_new(const char *users_base)
@@ -361,13 +378,15 @@ static void
 user_remove(struct dir_replica *r, struct rep_user *ru)
 {
     char *jid = xstrdup(ru->u->jid);
+    char *ndn = ru->ndn;
     user_unmap(r, ru);
     uuid_unlink(r, &ru->o);
     dir_user_unref(ru->u);
-    free(ru->ndn);
     free(ru);
     jid_relink(r, jid);
     notify(r, jid);
+    rooms_affected(r, ndn);
+    free(ndn);
     free(jid);
 }
 
@@ -536,12 +555,661 @@ node_conflicts(const struct dir_replica *r, const struct rep_node *rn)
     return false;
 }
 
+/* ---- Rooms and groups ------------------------------------------------------- */
+
+/* A rooms entry's data comes from two places: srv, the directory's state as
+ * sync last sent it, and loc, what this node wrote (dir_replica_room_put) while
+ * that write is in flight. Readers see the written attributes from loc when
+ * there is one (an echo of an older state must not undo the write), and
+ * xmppClearance and xmppDefaultLabel always from srv: they are never written
+ * here, and an administrator lowering a room's clearance takes effect even
+ * while an owner's write is pending. Affiliation DNs are resolved through the
+ * users and groups of the replica each time a snapshot is built; every room
+ * remembers which DNs it looked at (touched), so a change of a user or group
+ * rebuilds only the rooms that looked at it. */
+
+/* A groupOfNames entry: whose member values room affiliations expand. */
+struct rep_group {
+    struct rep_obj o;
+    char *ndn; /* key in groups */
+    size_t n;
+    char **members;  /* as stored */
+    char **nmembers; /* normalised; NULL where a value is not a DN */
+};
+
+/* A sorted set of owned strings. */
+struct strset {
+    char **v;
+    size_t n;
+};
+
+struct rep_room {
+    struct rep_obj o;
+    char *ndn;                 /* key in rooms */
+    struct dir_room_data *srv; /* the directory's state, NULL when none */
+    struct dir_room_data *loc; /* this node's write while it is in flight, or NULL */
+    bool deleted;              /* this node's delete is in flight */
+    struct dir_room *snap;     /* what readers get; NULL while hidden */
+    struct strset touched;     /* normalised DNs the last resolution looked at */
+    struct strset problems;    /* "<kind>\t<value>\t<group>" found by the last resolution */
+    struct strset reported;    /* problems already reported */
+};
+
+/* The visible room entries holding one JID, lowest normalised DN first: the
+ * first is the room (the same choice on every node). */
+struct room_slot {
+    char *jid; /* key in room_jids */
+    struct rep_room **v;
+    size_t n, cap;
+};
+
+/* How many rooms' resolutions looked at a DN. */
+struct touch {
+    char *ndn; /* key in touched */
+    size_t n;
+};
+
+struct strvec {
+    char **v;
+    size_t n, cap;
+};
+
+static void
+strvec_push(struct strvec *sv, char *s)
+{
+    if (sv->n == sv->cap) {
+        sv->cap = sv->cap ? sv->cap * 2 : 8;
+        sv->v = xrealloc(sv->v, sv->cap * sizeof *sv->v);
+    }
+    sv->v[sv->n++] = s;
+}
+
+static int
+strp_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Takes the strings of sv: sorted, duplicates freed. */
+static struct strset
+strset_take(struct strvec *sv)
+{
+    struct strset s = {sv->v, 0};
+    if (sv->n)
+        qsort(sv->v, sv->n, sizeof *sv->v, strp_cmp);
+    for (size_t i = 0; i < sv->n; i++) {
+        if (s.n > 0 && strcmp(s.v[s.n - 1], sv->v[i]) == 0)
+            free(sv->v[i]);
+        else
+            s.v[s.n++] = sv->v[i];
+    }
+    *sv = (struct strvec){NULL, 0, 0};
+    return s;
+}
+
+static bool
+strset_has(const struct strset *s, const char *k)
+{
+    return s->n && bsearch(&k, s->v, s->n, sizeof *s->v, strp_cmp) != NULL;
+}
+
+static void
+strset_clear(struct strset *s)
+{
+    dir_strv_free(s->v, s->n);
+    *s = (struct strset){NULL, 0};
+}
+
+static struct strset
+strset_copy(const struct strset *s)
+{
+    struct strset c = {NULL, s->n};
+    if (s->n) {
+        c.v = xcalloc(s->n, sizeof *c.v);
+        for (size_t i = 0; i < s->n; i++)
+            c.v[i] = xstrdup(s->v[i]);
+    }
+    return c;
+}
+
+static void
+touch_add(struct dir_replica *r, const struct strset *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct touch *t = hmap_get(&r->touched, HKEY(s->v[i]));
+        if (!t) {
+            t = xcalloc(1, sizeof *t);
+            t->ndn = xstrdup(s->v[i]);
+            hmap_put(&r->touched, HKEY(t->ndn), t);
+        }
+        t->n++;
+    }
+}
+
+static void
+touch_del(struct dir_replica *r, const struct strset *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct touch *t = hmap_get(&r->touched, HKEY(s->v[i]));
+        if (t && --t->n == 0) {
+            hmap_del(&r->touched, HKEY(t->ndn));
+            free(t->ndn);
+            free(t);
+        }
+    }
+}
+
+/* A normalised bare JID with a local part, or NULL. */
+static char *
+room_bare_jid(const char *s)
+{
+    char *j = s ? jid_normalize(s) : NULL;
+    if (j && (strchr(j, '/') || !strchr(j, '@'))) {
+        free(j);
+        j = NULL;
+    }
+    return j;
+}
+
+void
+dir_replica_on_rooms_changed(struct dir_replica *r, void (*fn)(void *arg, const char *room_jid),
+                             void *arg)
+{
+    r->rooms_changed = fn;
+    r->rooms_changed_arg = arg;
+}
+
+void
+dir_replica_on_room_notice(struct dir_replica *r,
+                           void (*fn)(void *arg, enum dir_room_notice what, const char *room_dn,
+                                      const char *value, const char *group),
+                           void *arg)
+{
+    r->room_notice = fn;
+    r->room_notice_arg = arg;
+}
+
+void
+dir_replica_set_rooms_base(struct dir_replica *r, const char *rooms)
+{
+    free(r->rooms_base);
+    r->rooms_base = rooms ? xstrdup(rooms) : NULL;
+}
+
+static void
+notify_rooms(struct dir_replica *r, const char *room_jid)
+{
+    if (r->rooms_changed)
+        r->rooms_changed(r->rooms_changed_arg, room_jid);
+}
+
+static void
+room_notice(struct dir_replica *r, enum dir_room_notice what, const char *room_dn,
+            const char *value, const char *group)
+{
+    if (r->room_notice)
+        r->room_notice(r->room_notice_arg, what, room_dn, value, group);
+}
+
+/* ---- Resolving affiliations ---- */
+
+struct affil_vec {
+    struct dir_affil *v;
+    size_t n, cap;
+};
+
+struct resolver {
+    struct dir_replica *r;
+    struct affil_vec out;
+    struct strvec touched;
+    struct strvec problems;
+    struct hmap seen; /* group ndn -> 1 + the lowest level it was expanded at */
+    const struct rep_group *stack[DIR_GROUP_DEPTH_MAX + 1];
+    size_t depth;
+};
+
+static void
+affil_push(struct affil_vec *v, const char *jid, bool via_group)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 8;
+        v->v = xrealloc(v->v, v->cap * sizeof *v->v);
+    }
+    v->v[v->n++] = (struct dir_affil){xstrdup(jid), via_group};
+}
+
+static int
+affil_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct dir_affil *)a)->jid, ((const struct dir_affil *)b)->jid);
+}
+
+/* Sorts by JID; a JID named directly and through a group is direct. */
+static void
+affil_finish(struct affil_vec *v)
+{
+    if (v->n == 0)
+        return;
+    qsort(v->v, v->n, sizeof *v->v, affil_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (k > 0 && strcmp(v->v[k - 1].jid, v->v[i].jid) == 0) {
+            v->v[k - 1].via_group = v->v[k - 1].via_group && v->v[i].via_group;
+            free(v->v[i].jid);
+        } else {
+            v->v[k++] = v->v[i];
+        }
+    }
+    v->n = k;
+}
+
+/* Removes from v the JIDs that higher (sorted) holds. */
+static void
+affil_drop(struct affil_vec *v, const struct affil_vec *higher)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (higher->n &&
+            bsearch(&v->v[i], higher->v, higher->n, sizeof *higher->v, affil_cmp) != NULL)
+            free(v->v[i].jid);
+        else
+            v->v[k++] = v->v[i];
+    }
+    v->n = k;
+}
+
+static void
+problem(struct resolver *rs, char kind, const char *value, const char *group)
+{
+    strvec_push(&rs->problems, xasprintf("%c\t%s\t%s", kind, value, group ? group : ""));
+}
+
+/* One DN value at level (0: the room's own value; n: a member of a group n
+ * groups down). group: the group holding it, NULL for the room's own. */
+static void
+resolve_value(struct resolver *rs, const char *value, const char *nvalue, const char *group,
+              size_t level)
+{
+    if (!nvalue) {
+        problem(rs, 'u', value, group);
+        return;
+    }
+    strvec_push(&rs->touched, xstrdup(nvalue));
+    struct rep_user *ru = hmap_get(&rs->r->by_dn, HKEY(nvalue));
+    if (ru) {
+        affil_push(&rs->out, ru->u->jid, level > 0);
+        return;
+    }
+    struct rep_group *g = hmap_get(&rs->r->groups, HKEY(nvalue));
+    if (!g) {
+        problem(rs, 'u', value, group);
+        return;
+    }
+    for (size_t i = 0; i < rs->depth; i++) {
+        if (rs->stack[i] == g) {
+            problem(rs, 'c', value, NULL);
+            return;
+        }
+    }
+    if (level >= DIR_GROUP_DEPTH_MAX) {
+        problem(rs, 'd', value, NULL);
+        return;
+    }
+    /* A group met again no deeper than before adds nothing new: this keeps
+     * diamond-shaped nestings from costing exponential time. */
+    uintptr_t seen = (uintptr_t)hmap_get(&rs->seen, HKEY(g->ndn));
+    if (seen && seen - 1 <= level)
+        return;
+    hmap_put(&rs->seen, HKEY(g->ndn), (void *)(uintptr_t)(level + 1));
+    rs->stack[rs->depth++] = g;
+    for (size_t i = 0; i < g->n; i++)
+        resolve_value(rs, g->members[i], g->nmembers[i], value, level + 1);
+    rs->depth--;
+}
+
+static void
+affil_set(struct affil_vec *v, struct dir_affil **out, size_t *n)
+{
+    *out = v->n ? v->v : NULL;
+    *n = v->n;
+    if (!v->n)
+        free(v->v);
+}
+
+/* A new snapshot of rr as readers see it; fills *touched and *problems. */
+static struct dir_room *
+room_build(struct dir_replica *r, const struct rep_room *rr, struct strset *touched,
+           struct strset *problems)
+{
+    const struct dir_room_data *w = rr->loc ? rr->loc : rr->srv;
+    const struct dir_room_data *s = rr->srv;
+    struct dir_room *room = xcalloc(1, sizeof *room);
+    room->refs = 1;
+    room->dn = xstrdup(w->dn);
+    room->jid = xstrdup(w->jid);
+    room->name = dir_room_data_name(w);
+    if (!room->name)
+        room->name = xstrndup(w->jid, (size_t)(strchr(w->jid, '@') - w->jid));
+    room->description = w->description ? xstrdup(w->description) : NULL;
+    room->config = w->config ? xstrdup(w->config) : NULL;
+    if (s && s->n_clearance) {
+        room->clearance = xcalloc(s->n_clearance, sizeof *room->clearance);
+        for (size_t i = 0; i < s->n_clearance; i++) {
+            room->clearance[i].der = xmemdup(s->clearance[i].der, s->clearance[i].len);
+            room->clearance[i].len = s->clearance[i].len;
+        }
+        room->n_clearance = s->n_clearance;
+    }
+    if (s && s->default_label) {
+        room->default_label = xmemdup(s->default_label, s->default_label_len);
+        room->default_label_len = s->default_label_len;
+    }
+    struct resolver rs = {.r = r};
+    struct affil_vec lists[DIR_AFFIL_N];
+    for (int k = 0; k < DIR_AFFIL_N; k++) {
+        rs.out = (struct affil_vec){NULL, 0, 0};
+        for (size_t i = 0; i < w->n_aff[k]; i++) {
+            char *nv = dir_dn_normalize(w->aff[k][i]);
+            resolve_value(&rs, w->aff[k][i], nv, NULL, 0);
+            free(nv);
+        }
+        hmap_clear(&rs.seen);
+        affil_finish(&rs.out);
+        lists[k] = rs.out;
+    }
+    /* one affiliation per JID: a ban wins, then the strongest */
+    affil_drop(&lists[DIR_AFFIL_OWNER], &lists[DIR_AFFIL_OUTCAST]);
+    affil_drop(&lists[DIR_AFFIL_ADMIN], &lists[DIR_AFFIL_OUTCAST]);
+    affil_drop(&lists[DIR_AFFIL_ADMIN], &lists[DIR_AFFIL_OWNER]);
+    affil_drop(&lists[DIR_AFFIL_MEMBER], &lists[DIR_AFFIL_OUTCAST]);
+    affil_drop(&lists[DIR_AFFIL_MEMBER], &lists[DIR_AFFIL_OWNER]);
+    affil_drop(&lists[DIR_AFFIL_MEMBER], &lists[DIR_AFFIL_ADMIN]);
+    affil_set(&lists[DIR_AFFIL_OWNER], &room->owners, &room->n_owners);
+    affil_set(&lists[DIR_AFFIL_ADMIN], &room->admins, &room->n_admins);
+    affil_set(&lists[DIR_AFFIL_MEMBER], &room->members, &room->n_members);
+    affil_set(&lists[DIR_AFFIL_OUTCAST], &room->outcasts, &room->n_outcasts);
+    *touched = strset_take(&rs.touched);
+    *problems = strset_take(&rs.problems);
+    return room;
+}
+
+/* Reports the problems of rr's last resolution that were not reported yet;
+ * held back during a refresh, when users and groups may still be missing. */
+static void
+room_report(struct dir_replica *r, struct rep_room *rr)
+{
+    if (r->refreshing || !rr->snap)
+        return;
+    for (size_t i = 0; i < rr->problems.n; i++) {
+        if (strset_has(&rr->reported, rr->problems.v[i]))
+            continue;
+        char *p = xstrdup(rr->problems.v[i]);
+        char *value = p + 2;
+        char *tab = strchr(value, '\t');
+        *tab = '\0';
+        const char *group = tab[1] ? tab + 1 : NULL;
+        enum dir_room_notice what = p[0] == 'u'   ? DIR_ROOM_UNRESOLVED
+                                    : p[0] == 'c' ? DIR_ROOM_CYCLE
+                                                  : DIR_ROOM_TOO_DEEP;
+        room_notice(r, what, rr->snap->dn, value, group);
+        free(p);
+    }
+    strset_clear(&rr->reported);
+    rr->reported = strset_copy(&rr->problems);
+}
+
+/* ---- Rooms by JID ---- */
+
+static struct rep_room *
+slot_first(struct dir_replica *r, const char *jid)
+{
+    struct room_slot *s = hmap_get(&r->room_jids, HKEY(jid));
+    return s && s->n ? s->v[0] : NULL;
+}
+
+static void
+slot_add(struct dir_replica *r, const char *jid, struct rep_room *rr)
+{
+    struct room_slot *s = hmap_get(&r->room_jids, HKEY(jid));
+    if (!s) {
+        s = xcalloc(1, sizeof *s);
+        s->jid = xstrdup(jid);
+        hmap_put(&r->room_jids, HKEY(s->jid), s);
+    }
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 2;
+        s->v = xrealloc(s->v, s->cap * sizeof *s->v);
+    }
+    size_t i = s->n;
+    while (i > 0 && strcmp(s->v[i - 1]->ndn, rr->ndn) > 0) {
+        s->v[i] = s->v[i - 1];
+        i--;
+    }
+    s->v[i] = rr;
+    s->n++;
+}
+
+static void
+slot_remove(struct dir_replica *r, const char *jid, struct rep_room *rr)
+{
+    struct room_slot *s = hmap_get(&r->room_jids, HKEY(jid));
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i] == rr) {
+            memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof *s->v);
+            s->n--;
+            break;
+        }
+    }
+    if (s->n == 0) {
+        hmap_del(&r->room_jids, HKEY(s->jid));
+        free(s->jid);
+        free(s->v);
+        free(s);
+    }
+}
+
+/* Who hears of a change: TELL_ALL (a change from the directory), TELL_OTHERS
+ * (this node's own write: only when another entry of the same JID is
+ * involved), TELL_NONE (the caller sums up). */
+enum room_tell { TELL_ALL, TELL_OTHERS, TELL_NONE };
+
+/* Rebuilds what readers see of rr after its data, or a user or group its
+ * affiliations name, changed: snapshot, place among the entries of its JID,
+ * notices. *changed (may be NULL) is set when what dir_replica_room returns
+ * for some JID changed. PAL_EEXIST when rr is visible but an entry with a
+ * lower DN holds its JID. */
+static int
+room_update(struct dir_replica *r, struct rep_room *rr, enum room_tell tell, bool *changed)
+{
+    struct strset touched = {NULL, 0};
+    struct strset problems = {NULL, 0};
+    struct dir_room *snap = NULL;
+    if (!rr->deleted && (rr->loc || rr->srv))
+        snap = room_build(r, rr, &touched, &problems);
+    char *jids[2] = {rr->snap ? xstrdup(rr->snap->jid) : NULL, snap ? xstrdup(snap->jid) : NULL};
+    if (jids[0] && jids[1] && strcmp(jids[0], jids[1]) == 0) {
+        free(jids[1]);
+        jids[1] = NULL;
+    }
+    struct rep_room *before_rep[2] = {NULL, NULL};
+    struct dir_room *before[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        before_rep[i] = jids[i] ? slot_first(r, jids[i]) : NULL;
+        if (before_rep[i]) {
+            before[i] = before_rep[i]->snap;
+            before[i]->refs++;
+        }
+    }
+    if (rr->snap)
+        slot_remove(r, rr->snap->jid, rr);
+    if (snap)
+        slot_add(r, snap->jid, rr);
+    touch_del(r, &rr->touched);
+    strset_clear(&rr->touched);
+    rr->touched = touched;
+    touch_add(r, &rr->touched);
+    strset_clear(&rr->problems);
+    rr->problems = problems;
+    dir_room_unref(rr->snap);
+    rr->snap = snap;
+
+    for (int i = 0; i < 2; i++) {
+        if (!jids[i])
+            continue;
+        struct rep_room *after_rep = slot_first(r, jids[i]);
+        const struct dir_room *after = after_rep ? after_rep->snap : NULL;
+        bool differs = !before[i] != !after || (after && !dir_room_equal(before[i], after));
+        if (differs) {
+            if (changed)
+                *changed = true;
+            bool others = (before_rep[i] && before_rep[i] != rr) || (after_rep && after_rep != rr);
+            if (tell == TELL_ALL || (tell == TELL_OTHERS && others))
+                notify_rooms(r, jids[i]);
+        }
+        /* rr took the JID from a visible entry with a higher DN */
+        if (after_rep == rr && before_rep[i] && before_rep[i] != rr && before_rep[i]->snap)
+            room_notice(r, DIR_ROOM_DUPLICATE, before_rep[i]->snap->dn, jids[i], rr->snap->dn);
+        dir_room_unref(before[i]);
+        free(jids[i]);
+    }
+    room_report(r, rr);
+    return snap && slot_first(r, snap->jid) != rr ? PAL_EEXIST : PAL_OK;
+}
+
+/* Rebuilds the rooms whose affiliations looked at the entry ndn (a user or
+ * group that came, changed or went); one fn(NULL) when any changed. */
+static void
+rooms_affected(struct dir_replica *r, const char *ndn)
+{
+    if (!hmap_get(&r->touched, HKEY(ndn)))
+        return;
+    bool changed = false;
+    void **v = hmap_values(&r->rooms);
+    for (size_t i = 0, n = r->rooms.n; i < n; i++) {
+        struct rep_room *rr = v[i];
+        if (rr->snap && strset_has(&rr->touched, ndn))
+            room_update(r, rr, TELL_NONE, &changed);
+    }
+    free(v);
+    if (changed)
+        notify_rooms(r, NULL);
+}
+
+static void
+room_data_free(struct dir_room_data *d)
+{
+    if (d) {
+        dir_room_data_clear(d);
+        free(d);
+    }
+}
+
+static void
+room_free(struct rep_room *rr)
+{
+    room_data_free(rr->srv);
+    room_data_free(rr->loc);
+    dir_room_unref(rr->snap);
+    strset_clear(&rr->touched);
+    strset_clear(&rr->problems);
+    strset_clear(&rr->reported);
+    free(rr->ndn);
+    free(rr);
+}
+
+/* rr goes away whole. */
+static void
+room_forget(struct dir_replica *r, struct rep_room *rr, enum room_tell tell)
+{
+    room_data_free(rr->srv);
+    room_data_free(rr->loc);
+    rr->srv = rr->loc = NULL;
+    room_update(r, rr, tell, NULL); /* hidden: out of its slot, touches dropped */
+    hmap_del(&r->rooms, HKEY(rr->ndn));
+    uuid_unlink(r, &rr->o);
+    room_free(rr);
+}
+
+/* The directory no longer has rr's entry (deleted, swept, malformed, moved,
+ * another kind now); a write of this node in flight keeps it. */
+static void
+room_drop_srv(struct dir_replica *r, struct rep_room *rr)
+{
+    uuid_unlink(r, &rr->o);
+    room_data_free(rr->srv);
+    rr->srv = NULL;
+    if (!rr->loc && !is_pending(r, rr->ndn))
+        room_forget(r, rr, TELL_ALL);
+    else
+        room_update(r, rr, TELL_ALL, NULL);
+}
+
+static void
+group_free(struct rep_group *g)
+{
+    dir_strv_free(g->members, g->n);
+    for (size_t i = 0; i < g->n; i++)
+        free(g->nmembers[i]);
+    free(g->nmembers);
+    free(g->ndn);
+    free(g);
+}
+
+static void
+group_remove(struct dir_replica *r, struct rep_group *g)
+{
+    char *ndn = xstrdup(g->ndn);
+    hmap_del(&r->groups, HKEY(g->ndn));
+    uuid_unlink(r, &g->o);
+    group_free(g);
+    rooms_affected(r, ndn);
+    free(ndn);
+}
+
+static void
+group_set_members(struct rep_group *g, char **members, size_t n)
+{
+    dir_strv_free(g->members, g->n);
+    for (size_t i = 0; i < g->n; i++)
+        free(g->nmembers[i]);
+    free(g->nmembers);
+    g->members = members;
+    g->n = n;
+    g->nmembers = n ? xcalloc(n, sizeof *g->nmembers) : NULL;
+    for (size_t i = 0; i < n; i++)
+        g->nmembers[i] = dir_dn_normalize(members[i]);
+}
+
+static bool
+group_same(const struct rep_group *g, char *const *members, size_t n)
+{
+    if (g->n != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(g->members[i], members[i]) != 0)
+            return false;
+    return true;
+}
+
 /* ---- Sync input ---------------------------------------------------------- */
 
 void
 dir_replica_refresh_begin(struct dir_replica *r)
 {
     r->gen++;
+    r->refreshing = true;
+}
+
+void
+dir_replica_refresh_end(struct dir_replica *r)
+{
+    r->refreshing = false;
+    void **v = hmap_values(&r->rooms);
+    for (size_t i = 0, n = r->rooms.n; i < n; i++)
+        room_report(r, v[i]);
+    free(v);
 }
 
 static void
@@ -557,6 +1225,14 @@ obj_remove(struct dir_replica *r, struct rep_obj *o, bool keep_pending)
     }
     if (o->kind == DIR_KIND_NODE) {
         node_remove(r, (struct rep_node *)o);
+        return;
+    }
+    if (o->kind == DIR_KIND_ROOM) {
+        room_drop_srv(r, (struct rep_room *)o); /* a write of ours in flight keeps it */
+        return;
+    }
+    if (o->kind == DIR_KIND_GROUP) {
+        group_remove(r, (struct rep_group *)o);
         return;
     }
     struct rep_item *it = (struct rep_item *)o;
@@ -588,6 +1264,7 @@ put_user(struct dir_replica *r, const unsigned char uuid[16], const struct dir_e
         obj_remove(r, old, false);
     }
     char *old_jid = NULL;
+    char *old_ndn = NULL;
     bool same = false;
     if (!ru) {
         ru = xcalloc(1, sizeof *ru);
@@ -597,20 +1274,27 @@ put_user(struct dir_replica *r, const unsigned char uuid[16], const struct dir_e
         old_jid = xstrdup(ru->u->jid);
         same = dir_user_equal(ru->u, u); /* e.g. a full reload: nothing to tell */
         dir_user_unref(ru->u);           /* readers holding a reference keep the old one */
-        free(ru->ndn);
+        old_ndn = ru->ndn;
     }
     ru->u = u;
     ru->ndn = ndn;
     ru->o.gen = r->gen;
     user_map(r, ru);
     int rc = hmap_get(&r->by_jid, HKEY(u->jid)) == ru ? PAL_OK : PAL_EEXIST;
-    if (old_jid && strcmp(old_jid, u->jid) != 0) {
+    bool jid_changed = old_jid && strcmp(old_jid, u->jid) != 0;
+    if (jid_changed) {
         jid_relink(r, old_jid);
         notify(r, old_jid);
     }
     free(old_jid);
     if (!same && rc == PAL_OK)
         notify(r, u->jid);
+    /* rooms name users by DN: a new user, a new DN or a new JID changes them */
+    if (old_ndn && strcmp(old_ndn, ru->ndn) != 0)
+        rooms_affected(r, old_ndn);
+    if (!old_ndn || jid_changed || strcmp(old_ndn, ru->ndn) != 0)
+        rooms_affected(r, ru->ndn);
+    free(old_ndn);
     return rc;
 }
 
@@ -779,6 +1463,92 @@ put_node(struct dir_replica *r, const unsigned char uuid[16], const struct dir_e
     return node_conflicts(r, rn) ? PAL_EEXIST : PAL_OK;
 }
 
+static int
+put_room(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e, char *ndn,
+         struct rep_obj *old)
+{
+    const char *why = NULL;
+    struct dir_room_data *data = xcalloc(1, sizeof *data);
+    int rc;
+    if (!node_place_ok(r, ndn)) {
+        why = "a room entry below ldap.users (where the nodes' service account may write)";
+        rc = PAL_EMALFORMED;
+    } else {
+        rc = dir_map_room(e, data, &why);
+    }
+    struct rep_room *rr = hmap_get(&r->rooms, HKEY(ndn));
+    if (old && (!rr || old != &rr->o))
+        obj_remove(r, old, false); /* moved (modrdn) or of another kind before */
+    if (rc != PAL_OK) {
+        free(data);
+        free(ndn);
+        if (rr)
+            room_drop_srv(r, rr); /* no stale copy: it may have said something else */
+        r->why = why;
+        return PAL_EMALFORMED;
+    }
+    if (!rr) {
+        rr = xcalloc(1, sizeof *rr);
+        rr->o.kind = DIR_KIND_ROOM;
+        rr->ndn = ndn;
+        hmap_put(&r->rooms, HKEY(rr->ndn), rr);
+    } else {
+        free(ndn);
+    }
+    if (!rr->o.has_uuid || memcmp(rr->o.uuid, uuid, 16) != 0) {
+        uuid_unlink(r, &rr->o);
+        uuid_link(r, &rr->o, uuid);
+    }
+    rr->o.gen = r->gen;
+    room_data_free(rr->srv);
+    rr->srv = data;
+    return room_update(r, rr, TELL_ALL, NULL);
+}
+
+static int
+put_group(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e,
+          char *ndn, struct rep_obj *old)
+{
+    const char *why = NULL;
+    char **members = NULL;
+    size_t n = 0;
+    struct rep_group *g = hmap_get(&r->groups, HKEY(ndn));
+    if (dir_map_group(e, &members, &n, &why) != PAL_OK) {
+        if (old && (!g || old != &g->o))
+            obj_remove(r, old, false);
+        if (g)
+            group_remove(r, g);
+        free(ndn);
+        r->why = why;
+        return PAL_EMALFORMED;
+    }
+    if (old && (!g || old != &g->o))
+        obj_remove(r, old, false);
+    bool same = false;
+    if (g) {
+        free(ndn);
+        same = group_same(g, members, n);
+        if (same)
+            dir_strv_free(members, n);
+        else
+            group_set_members(g, members, n);
+    } else {
+        g = xcalloc(1, sizeof *g);
+        g->o.kind = DIR_KIND_GROUP;
+        g->ndn = ndn;
+        group_set_members(g, members, n);
+        hmap_put(&r->groups, HKEY(g->ndn), g);
+    }
+    if (!g->o.has_uuid || memcmp(g->o.uuid, uuid, 16) != 0) {
+        uuid_unlink(r, &g->o);
+        uuid_link(r, &g->o, uuid);
+    }
+    g->o.gen = r->gen;
+    if (!same)
+        rooms_affected(r, g->ndn);
+    return PAL_OK;
+}
+
 int
 dir_replica_put(struct dir_replica *r, const unsigned char uuid[16], const struct dir_entry *e)
 {
@@ -802,6 +1572,10 @@ dir_replica_put(struct dir_replica *r, const unsigned char uuid[16], const struc
         return put_settings(r, uuid, e, ndn, old);
     case DIR_KIND_NODE:
         return put_node(r, uuid, e, ndn, old);
+    case DIR_KIND_ROOM:
+        return put_room(r, uuid, e, ndn, old);
+    case DIR_KIND_GROUP:
+        return put_group(r, uuid, e, ndn, old);
     case DIR_KIND_NONE:
         break;
     }
@@ -875,6 +1649,24 @@ dir_replica_sweep(struct dir_replica *r)
             removed++;
         }
     }
+    v = hmap_values(&r->groups);
+    for (size_t i = 0, n = r->groups.n; i < n; i++) {
+        struct rep_group *g = v[i];
+        if (g->o.gen < r->gen) {
+            group_remove(r, g);
+            removed++;
+        }
+    }
+    free(v);
+    v = hmap_values(&r->rooms);
+    for (size_t i = 0, n = r->rooms.n; i < n; i++) {
+        struct rep_room *rr = v[i];
+        if (rr->o.gen < r->gen && rr->srv) {
+            room_drop_srv(r, rr); /* may free rr; a write of ours in flight keeps it */
+            removed++;
+        }
+    }
+    free(v);
     return removed;
 }
 
@@ -1227,6 +2019,262 @@ item_by_ndn(struct dir_replica *r, const char *ndn)
     return NULL;
 }
 
+/* ---- Rooms: reads and local writes ----------------------------------------- */
+
+struct dir_room *
+dir_replica_room(struct dir_replica *r, const char *room_jid)
+{
+    struct rep_room *rr = room_jid ? slot_first(r, room_jid) : NULL;
+    if (!rr)
+        return NULL;
+    rr->snap->refs++;
+    return rr->snap;
+}
+
+int
+dir_replica_rooms(struct dir_replica *r, char ***jids, size_t *n)
+{
+    *jids = NULL;
+    *n = 0;
+    if (r->room_jids.n == 0)
+        return PAL_OK;
+    void **v = hmap_values(&r->room_jids);
+    *jids = xcalloc(r->room_jids.n, sizeof **jids);
+    for (size_t i = 0; i < r->room_jids.n; i++)
+        (*jids)[(*n)++] = xstrdup(((struct room_slot *)v[i])->jid);
+    free(v);
+    qsort(*jids, *n, sizeof **jids, strp_cmp);
+    return PAL_OK;
+}
+
+/* Whether ndn is free for a new entry of room jid: no entry the replica
+ * knows, or one of the same room (our own delete in flight). */
+static bool
+room_dn_free(struct dir_replica *r, const char *ndn, const char *jid)
+{
+    if (hmap_get(&r->by_dn, HKEY(ndn)) || hmap_get(&r->groups, HKEY(ndn)))
+        return false;
+    const struct rep_room *rr = hmap_get(&r->rooms, HKEY(ndn));
+    if (!rr)
+        return true;
+    const struct dir_room_data *d = rr->loc ? rr->loc : rr->srv;
+    return !d || strcmp(d->jid, jid) == 0;
+}
+
+/* cn=<local part>,<rooms base>, or cn=<bare JID>,<rooms base> when another
+ * entry has that DN; NULL when neither is free. */
+static char *
+room_new_dn(struct dir_replica *r, const char *jid)
+{
+    char *local = xstrndup(jid, (size_t)(strchr(jid, '@') - jid));
+    const char *rdn[2] = {local, jid};
+    char *dn = NULL;
+    for (int i = 0; i < 2 && !dn && r->rooms_base; i++) {
+        char *esc = dir_rdn_escape(rdn[i]);
+        char *d = xasprintf("cn=%s,%s", esc, r->rooms_base);
+        char *nd = dir_dn_normalize(d);
+        free(esc);
+        if (nd && room_dn_free(r, nd, jid))
+            dn = d;
+        else
+            free(d);
+        free(nd);
+    }
+    free(local);
+    return dn;
+}
+
+/* The values of one affiliation attribute after a write: what the entry has
+ * that is not a user's DN (groups, and values nothing resolves: an
+ * administrator's, kept), then the users' DNs; one value per DN. */
+static void
+room_aff_merge(struct dir_replica *r, const struct dir_room_data *base, int k, char **dns,
+               size_t n_dns, char ***out, size_t *n_out)
+{
+    size_t nb = base ? base->n_aff[k] : 0;
+    struct strvec v = {NULL, 0, 0};
+    struct strvec seen = {NULL, 0, 0};
+    for (size_t pass = 0; pass < 2; pass++) {
+        size_t n = pass ? n_dns : nb;
+        for (size_t i = 0; i < n; i++) {
+            const char *val = pass ? dns[i] : base->aff[k][i];
+            char *nv = dir_dn_normalize(val);
+            if (!pass && nv && hmap_get(&r->by_dn, HKEY(nv))) {
+                free(nv);
+                continue;
+            }
+            char *key = nv ? nv : xstrdup(val);
+            bool dup = false;
+            for (size_t j = 0; j < seen.n && !dup; j++)
+                dup = strcmp(seen.v[j], key) == 0;
+            if (dup) {
+                free(key);
+                continue;
+            }
+            strvec_push(&seen, key);
+            strvec_push(&v, xstrdup(val));
+        }
+    }
+    dir_strv_free(seen.v, seen.n);
+    *out = v.v;
+    *n_out = v.n;
+}
+
+int
+dir_replica_room_put(struct dir_replica *r, const struct dir_room_spec *spec,
+                     struct dir_room_data *out, bool *existed)
+{
+    memset(out, 0, sizeof *out);
+    *existed = false;
+    if (!spec)
+        return PAL_EINVAL;
+    char *jid = room_bare_jid(spec->jid);
+    if (!jid)
+        return PAL_EMALFORMED;
+    const char *why = NULL;
+    if (spec->config && dir_room_config_check(spec->config, strlen(spec->config), &why) != PAL_OK) {
+        free(jid);
+        return PAL_EMALFORMED;
+    }
+    const char *const *lists[DIR_AFFIL_N] = {spec->owners, spec->admins, spec->members,
+                                              spec->outcasts};
+    size_t counts[DIR_AFFIL_N] = {spec->n_owners, spec->n_admins, spec->n_members,
+                                  spec->n_outcasts};
+    struct strvec dns[DIR_AFFIL_N];
+    memset(dns, 0, sizeof dns);
+    int rc = PAL_OK;
+    for (int k = 0; k < DIR_AFFIL_N && rc == PAL_OK; k++) {
+        for (size_t i = 0; i < counts[k] && rc == PAL_OK; i++) {
+            char *j = room_bare_jid(lists[k][i]);
+            struct rep_user *ru = j ? hmap_get(&r->by_jid, HKEY(j)) : NULL;
+            if (!j)
+                rc = PAL_EMALFORMED;
+            else if (!ru)
+                rc = PAL_ENOENT;
+            else
+                strvec_push(&dns[k], xstrdup(ru->u->dn));
+            free(j);
+        }
+    }
+    struct rep_room *cur = rc == PAL_OK ? slot_first(r, jid) : NULL;
+    char *dn = NULL;
+    if (rc == PAL_OK) {
+        dn = cur ? xstrdup(cur->snap->dn) : room_new_dn(r, jid);
+        if (!dn)
+            rc = r->rooms_base ? PAL_EEXIST : PAL_EINVAL;
+    }
+    char *ndn = dn ? dir_dn_normalize(dn) : NULL;
+    if (dn && !ndn)
+        rc = PAL_EINVAL;
+    if (rc != PAL_OK)
+        goto out;
+
+    const struct dir_room_data *base = cur ? (cur->loc ? cur->loc : cur->srv) : NULL;
+    out->dn = dn;
+    dn = NULL;
+    out->jid = xstrdup(jid);
+    char *name = spec->name && spec->name[0]
+                     ? xstrdup(spec->name)
+                     : xstrndup(jid, (size_t)(strchr(jid, '@') - jid));
+    out->n_cn = dir_dn_rdn_values(out->dn, "cn", &out->cn);
+    bool in_rdn = false;
+    for (size_t i = 0; i < out->n_cn && !in_rdn; i++)
+        in_rdn = strcasecmp(out->cn[i], name) == 0;
+    if (in_rdn) {
+        free(name);
+    } else {
+        out->cn = xrealloc(out->cn, (out->n_cn + 1) * sizeof *out->cn);
+        out->cn[out->n_cn++] = name;
+    }
+    out->description = spec->description ? xstrdup(spec->description) : NULL;
+    out->config = spec->config ? xstrdup(spec->config) : NULL;
+    for (int k = 0; k < DIR_AFFIL_N; k++)
+        room_aff_merge(r, base, k, dns[k].v, dns[k].n, &out->aff[k], &out->n_aff[k]);
+
+    struct rep_room *rr = cur ? cur : hmap_get(&r->rooms, HKEY(ndn));
+    if (!rr) {
+        rr = xcalloc(1, sizeof *rr);
+        rr->o.kind = DIR_KIND_ROOM;
+        rr->ndn = xstrdup(ndn);
+        hmap_put(&r->rooms, HKEY(rr->ndn), rr);
+    }
+    room_data_free(rr->loc);
+    rr->loc = xcalloc(1, sizeof *rr->loc);
+    dir_room_data_copy(rr->loc, out);
+    rr->deleted = false;
+    rr->o.gen = r->gen;
+    pend_add(r, rr->ndn);
+    room_update(r, rr, TELL_OTHERS, NULL);
+    *existed = cur != NULL;
+out:
+    for (int k = 0; k < DIR_AFFIL_N; k++)
+        dir_strv_free(dns[k].v, dns[k].n);
+    free(dn);
+    free(ndn);
+    free(jid);
+    return rc;
+}
+
+int
+dir_replica_room_del(struct dir_replica *r, const char *room_jid, char **dn)
+{
+    *dn = NULL;
+    char *jid = room_bare_jid(room_jid);
+    if (!jid)
+        return PAL_EMALFORMED;
+    struct rep_room *rr = slot_first(r, jid);
+    free(jid);
+    if (!rr)
+        return PAL_ENOENT;
+    *dn = xstrdup(rr->snap->dn);
+    room_data_free(rr->loc);
+    rr->loc = NULL;
+    rr->deleted = true;
+    pend_add(r, rr->ndn);
+    room_update(r, rr, TELL_OTHERS, NULL);
+    return PAL_OK;
+}
+
+/* The last write of this node to rr's entry finished. */
+static void
+room_unpend(struct dir_replica *r, struct rep_room *rr, bool ok)
+{
+    if (!ok) {
+        /* back to what the directory has */
+        rr->deleted = false;
+        room_data_free(rr->loc);
+        rr->loc = NULL;
+        if (!rr->srv)
+            room_forget(r, rr, TELL_ALL);
+        else
+            room_update(r, rr, TELL_ALL, NULL);
+        return;
+    }
+    if (rr->deleted) {
+        room_forget(r, rr, TELL_ALL);
+        return;
+    }
+    if (!rr->loc)
+        return;
+    /* The write landed: it is the directory's state now, but for what it
+     * never writes (the echo brings the rest). */
+    struct dir_room_data *d = rr->loc;
+    rr->loc = NULL;
+    if (rr->srv) {
+        d->clearance = rr->srv->clearance;
+        d->n_clearance = rr->srv->n_clearance;
+        d->default_label = rr->srv->default_label;
+        d->default_label_len = rr->srv->default_label_len;
+        rr->srv->clearance = NULL;
+        rr->srv->n_clearance = 0;
+        rr->srv->default_label = NULL;
+        rr->srv->default_label_len = 0;
+        room_data_free(rr->srv);
+    }
+    rr->srv = d;
+    room_update(r, rr, TELL_ALL, NULL);
+}
+
 void
 dir_replica_unpend(struct dir_replica *r, const char *dn, bool ok)
 {
@@ -1246,6 +2294,9 @@ dir_replica_unpend(struct dir_replica *r, const char *dn, bool ok)
         if (it && !it->o.has_uuid)
             item_remove(r, it);
     }
+    struct rep_room *rr = p ? NULL : hmap_get(&r->rooms, HKEY(ndn));
+    if (rr)
+        room_unpend(r, rr, ok);
     free(ndn);
 }
 
@@ -1288,6 +2339,34 @@ dir_replica_free(struct dir_replica *r)
     for (size_t i = 0; i < r->n_nodes; i++)
         node_free(r->nodes[i]);
     free(r->nodes);
+    v = hmap_values(&r->rooms);
+    for (size_t i = 0, n = r->rooms.n; i < n; i++)
+        room_free(v[i]);
+    free(v);
+    v = hmap_values(&r->room_jids);
+    for (size_t i = 0, n = r->room_jids.n; i < n; i++) {
+        struct room_slot *sl = v[i];
+        free(sl->jid);
+        free(sl->v);
+        free(sl);
+    }
+    free(v);
+    v = hmap_values(&r->groups);
+    for (size_t i = 0, n = r->groups.n; i < n; i++)
+        group_free(v[i]);
+    free(v);
+    v = hmap_values(&r->touched);
+    for (size_t i = 0, n = r->touched.n; i < n; i++) {
+        struct touch *t = v[i];
+        free(t->ndn);
+        free(t);
+    }
+    free(v);
+    hmap_clear(&r->rooms);
+    hmap_clear(&r->room_jids);
+    hmap_clear(&r->groups);
+    hmap_clear(&r->touched);
+    free(r->rooms_base);
     hmap_clear(&r->by_uuid);
     hmap_clear(&r->by_dn);
     hmap_clear(&r->by_jid);

@@ -160,6 +160,7 @@ sync_refresh_done(struct dir_sync *s)
     if (s->full)
         sync_sweep(s);
     s->refreshing = false;
+    dir_replica_refresh_end(s->r); /* the replica is complete: room problems are real */
     s->restart_ms = 0;
     free(s->last_end);
     s->last_end = NULL;
@@ -216,6 +217,10 @@ sync_apply_entry(struct dir_sync *s, LDAP *ld, LDAPMessage *m, const unsigned ch
     if (rc == PAL_EEXIST && kind == DIR_KIND_NODE)
         log_warn("ldap sync-duplicate-node dn=\"%s\" action=\"another node entry has its name "
                  "or key: only the first by name, then DN, is a member\"",
+                 dn);
+    else if (rc == PAL_EEXIST && kind == DIR_KIND_ROOM)
+        log_warn("ldap sync-duplicate-room dn=\"%s\" action=\"ignored while an entry with a "
+                 "lower DN holds its xmppRoomJID\"",
                  dn);
     else if (rc == PAL_EEXIST)
         log_warn("ldap sync-duplicate-jid dn=\"%s\" action=\"ignored while another entry holds "

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* write.c - roster and offline writes, sent asynchronously on the main
+/* write.c - roster, offline and room writes, sent asynchronously on the main
  * connection (ldap_add_ext / ldap_modify_ext / ldap_delete_ext with a message
  * id; the result comes back through ldap.c's drain). The replica already shows
  * each change; this queue makes LDAP agree.
@@ -7,8 +7,9 @@
  * Every operation is made idempotent so it can be sent again after a
  * reconnect without knowing whether the first attempt landed: a put is an add
  * that turns into a modify-replace on alreadyExists (and back on noSuchObject),
- * a delete of a missing entry is done, and an offline add that finds its entry
- * after an uncertain attempt is done. Operations on one DN go out one at a time
+ * a delete of a missing entry is done, and an add that finds its entry after
+ * an uncertain attempt is done; a modify (rooms) is a replace of the same
+ * values, and never creates a missing entry. Operations on one DN go out one at a time
  * and in order (slapd runs the operations of one connection concurrently); up
  * to WINDOW run at once. An operation unanswered after ldap.timeout_ms drops
  * the connection, which then retries everything. Transient server errors are
@@ -32,7 +33,7 @@
 #define RETRY_MS 1000 /* after a transient server error */
 #define TICK_MS 1000
 
-enum wop_kind { WOP_PUT, WOP_ADD, WOP_DEL };
+enum wop_kind { WOP_PUT, WOP_ADD, WOP_MOD, WOP_DEL };
 enum wop_phase { PH_ADD, PH_MODIFY, PH_DELETE };
 
 static const char *const phase_names[] = {
@@ -434,6 +435,13 @@ dir_writer_put(struct dir_writer *w, const char *dn, struct arena *a, const stru
                size_t n, bool exists, dir_done_fn done, void *arg)
 {
     writer_queue(w, WOP_PUT, exists ? PH_MODIFY : PH_ADD, dn, a, attrs, n, done, arg);
+}
+
+void
+dir_writer_modify(struct dir_writer *w, const char *dn, struct arena *a,
+                  const struct dir_attr *attrs, size_t n, dir_done_fn done, void *arg)
+{
+    writer_queue(w, WOP_MOD, PH_MODIFY, dn, a, attrs, n, done, arg);
 }
 
 void
