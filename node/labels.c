@@ -22,6 +22,7 @@
 #include "directory/directory.h"
 #include "node/features.h"
 #include "node/hash.h"
+#include "node/muc.h"
 #include "node/router.h"
 #include "node/server.h"
 #include "node/sess.h"
@@ -203,23 +204,30 @@ struct clearances {
     bool unreadable; /* a value did not parse: fail closed */
 };
 
-/* The user's clearances, borrowed from the cache until clearances_clear(). */
+/* xmppClearance values (a user's or a room's), borrowed from the cache until
+ * clearances_clear(). */
 static void
-clearances_load(struct server *srv, const struct dir_user *u, struct clearances *c)
+clearances_load_values(struct server *srv, const struct dir_der *v, size_t n,
+                       struct clearances *c)
 {
     memset(c, 0, sizeof *c);
-    if (!u || u->n_clearance == 0)
+    if (n == 0)
         return;
-    c->v = xcalloc(u->n_clearance, sizeof *c->v);
-    for (size_t i = 0; i < u->n_clearance; i++) {
-        const struct policy_clearance *pc =
-            labels_clearance(srv, u->clearance[i].der, u->clearance[i].len);
+    c->v = xcalloc(n, sizeof *c->v);
+    for (size_t i = 0; i < n; i++) {
+        const struct policy_clearance *pc = labels_clearance(srv, v[i].der, v[i].len);
         if (!pc) {
             c->unreadable = true;
             continue;
         }
         c->v[c->n++] = (struct policy_clearance *)pc;
     }
+}
+
+static void
+clearances_load(struct server *srv, const struct dir_user *u, struct clearances *c)
+{
+    clearances_load_values(srv, u ? u->clearance : NULL, u ? u->n_clearance : 0, c);
 }
 
 static void
@@ -350,6 +358,19 @@ labels_default(struct server *srv, const struct dir_user *u, const char *domain,
     return e;
 }
 
+/* A room's default label as a cache entry (*bad when it does not parse). */
+static struct labels_cached *
+labels_room_default(struct server *srv, const struct dir_room *room, bool *bad)
+{
+    struct labels_cached *e =
+        labels_cached_der(srv, room->default_label, room->default_label_len);
+    *bad = e == NULL;
+    if (*bad)
+        log_error("policy room-default-label-unreadable room=%s (fix xmppDefaultLabel of %s)",
+                  room->jid, room->dn);
+    return e;
+}
+
 /* Replaces whatever envelope the client sent with the server's own, built
  * once per label when it came through the cache. */
 static bool
@@ -414,7 +435,18 @@ labels_outbound(struct server *srv, struct stanza *st, struct sess *origin)
         const char *domain = st->to ? st->to->domain : origin->jid->domain;
         if (!server_is_local_domain(srv, domain))
             domain = origin->jid->domain;
-        struct labels_cached *dflt = labels_default(srv, u, domain, &bad);
+        /* In a room: the room's default label first; a subject change carries
+         * no label (XEP-0045 subjects are not conversation). */
+        const struct dir_room *room = NULL;
+        bool to_room = st->to && !st->to->resource && st->type &&
+                       strcmp(st->type, "groupchat") == 0 &&
+                       muc_room_entry(srv, st->to->bare, &room);
+        if (to_room && !xml_child(st->el, XMPP_NS_CLIENT, "body"))
+            goto out;
+        struct labels_cached *dflt =
+            room && room->default_label
+                ? labels_room_default(srv, room, &bad)
+                : labels_default(srv, u, domain, &bad);
         if (bad) {
             log_error("policy default-label-unreadable jid=%s domain=%s (fix xmppDefaultLabel)",
                       origin->jid->bare, domain);
@@ -497,6 +529,81 @@ labels_may_read(struct server *srv, const char *bare_jid, struct stanza *st)
                              (const struct policy_clearance *const *)c.v, c.n, l);
         labels_log(srv, "read", d, st, bare_jid, l);
     }
+    clearances_clear(&c);
+    dir_user_unref(u);
+    return d.verdict == POLICY_ALLOW;
+}
+
+bool
+labels_room_may_carry(struct server *srv, const struct dir_room *room, const char *room_jid,
+                      struct stanza *st)
+{
+    bool bad = false;
+    const struct policy_label *l = labels_of(srv, st, &bad, NULL);
+    if (!l && !bad)
+        return true;
+    labels_cache_trim(srv);
+    struct policy_decision d = {POLICY_DENY_BAD_LABEL, 0};
+    if (bad || !srv->policy) {
+        log_notice("policy decision check=room verdict=%s reason=%s stanza=%" PRIu64 " jid=%s",
+                   policy_verdict_str(d.verdict), bad ? "unreadable-label" : "no-policy",
+                   st->id, room_jid);
+        return false;
+    }
+    struct clearances c;
+    clearances_load_values(srv, room ? room->clearance : NULL, room ? room->n_clearance : 0,
+                           &c);
+    if (c.unreadable) {
+        d = (struct policy_decision){POLICY_DENY_CLEARANCE, 0};
+        log_notice("policy decision check=room verdict=%s reason=unreadable-clearance "
+                   "stanza=%" PRIu64 " jid=%s (fix the room's xmppClearance)",
+                   policy_verdict_str(d.verdict), st->id, room_jid);
+    } else {
+        /* The room "reads" what is said in it: its clearance bounds it. A
+         * room without a clearance (temporary rooms) holds unlabelled talk
+         * only. */
+        d = policy_check_any(srv->policy, POLICY_CHECK_READ,
+                             (const struct policy_clearance *const *)c.v, c.n, l);
+        labels_log(srv, "room", d, st, room_jid, l);
+    }
+    clearances_clear(&c);
+    return d.verdict == POLICY_ALLOW;
+}
+
+bool
+labels_may_enter(struct server *srv, const char *bare_jid, const struct dir_room *room)
+{
+    if (!room || !room->default_label)
+        return true;
+    labels_cache_trim(srv);
+    bool bad = false;
+    struct labels_cached *e = labels_room_default(srv, room, &bad);
+    if (!e || !srv->policy) {
+        log_notice("policy decision check=enter verdict=deny-bad-label reason=%s jid=%s room=%s",
+                   e ? "no-policy" : "unreadable-default-label", bare_jid, room->jid);
+        return false;
+    }
+    struct dir_user *u = dir_user_get(srv->dir, bare_jid);
+    struct clearances c;
+    clearances_load(srv, u, &c);
+    struct policy_decision d;
+    if (c.unreadable)
+        d = (struct policy_decision){POLICY_DENY_CLEARANCE, 0};
+    else
+        d = policy_check_any(srv->policy, POLICY_CHECK_READ,
+                             (const struct policy_clearance *const *)c.v, c.n, e->label);
+    char marking[128];
+    labels_marking_text(srv, e->label, marking, sizeof marking);
+    if (d.verdict == POLICY_ALLOW)
+        log_info("policy decision check=enter verdict=%s reason=%s jid=%s room=%s label=\"%s\"",
+                 policy_verdict_str(d.verdict), policy_reason_str(d.reason), bare_jid, room->jid,
+                 marking);
+    else
+        log_notice("policy decision check=enter verdict=%s reason=%s jid=%s room=%s "
+                   "label=\"%s\"",
+                   policy_verdict_str(d.verdict),
+                   c.unreadable ? "unreadable-clearance" : policy_reason_str(d.reason), bare_jid,
+                   room->jid, marking);
     clearances_clear(&c);
     dir_user_unref(u);
     return d.verdict == POLICY_ALLOW;
@@ -689,12 +796,19 @@ labels_catalog(struct server *srv, struct stanza *st, struct sess *origin, struc
     }
     labels_cache_trim(srv);
     struct dir_user *su = dir_user_get(srv->dir, origin->jid->bare);
-    struct dir_user *ru = server_is_local_domain(srv, dest->domain) && dest->local
+    /* A room as destination: the room's clearance and default label. */
+    const struct dir_room *room = NULL;
+    bool is_room = !dest->resource && muc_room_entry(srv, dest->bare, &room);
+    struct dir_user *ru = !is_room && server_is_local_domain(srv, dest->domain) && dest->local
                               ? dir_user_get(srv->dir, dest->bare)
                               : NULL;
     struct clearances sc, rc;
     clearances_load(srv, su, &sc);
-    clearances_load(srv, ru, &rc);
+    if (is_room)
+        clearances_load_values(srv, room ? room->clearance : NULL,
+                               room ? room->n_clearance : 0, &rc);
+    else
+        clearances_load(srv, ru, &rc);
     /* One catalog per policy both hold; the first such policy is answered. */
     struct policy_catalog *cat = NULL;
     for (size_t i = 0; i < sc.n && !cat; i++)
@@ -702,10 +816,13 @@ labels_catalog(struct server *srv, struct stanza *st, struct sess *origin, struc
             if (strcmp(policy_clearance_policy(sc.v[i]), policy_clearance_policy(rc.v[j])) == 0)
                 cat = policy_catalog(srv->policy, sc.v[i], rc.v[j], 0);
     bool bad = false;
-    struct labels_cached *de = labels_default(srv, su, server_is_local_domain(srv, dest->domain)
-                                                           ? dest->domain
-                                                           : origin->jid->domain,
-                                              &bad);
+    struct labels_cached *de =
+        room && room->default_label
+            ? labels_room_default(srv, room, &bad)
+            : labels_default(srv, su,
+                             server_is_local_domain(srv, dest->domain) ? dest->domain
+                                                                       : origin->jid->domain,
+                             &bad);
     const struct policy_label *dflt = de ? de->label : NULL;
     struct stanza *r = stanza_iq_result(st);
     r->id = server_next_id(srv);

@@ -33,6 +33,16 @@ bool labels_outbound(struct server *srv, struct stanza *st, struct sess *origin)
  * holds now? Unlabelled stanzas are readable by anyone. Logs denials. */
 bool labels_may_read(struct server *srv, const char *bare_jid, struct stanza *st);
 
+/* Rooms (muc.c). May st be said in the room? Its label must lie within the
+ * room's clearance (room NULL: a temporary room, which has none, so only
+ * unlabelled stanzas pass). Logs the decision (check=room). */
+struct dir_room;
+bool labels_room_may_carry(struct server *srv, const struct dir_room *room, const char *room_jid,
+                           struct stanza *st);
+/* May the user enter the room? Its clearance must dominate the room's
+ * default label (always true without one). Logs the decision (check=enter). */
+bool labels_may_enter(struct server *srv, const char *bare_jid, const struct dir_room *room);
+
 /* Answers the sender of st: the receiver is not cleared (once per stanza,
  * even when several resources were refused). */
 void labels_refused(struct server *srv, struct stanza *st);

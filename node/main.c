@@ -20,6 +20,7 @@
 #include "node/conn.h"
 #include "node/ctl.h"
 #include "node/labels.h"
+#include "node/muc.h"
 #include "node/nodes.h"
 #include "node/server.h"
 #include "node/sess.h"
@@ -58,6 +59,8 @@ on_dir_ready(void *arg)
     if (m->listening)
         return;
     char err[512];
+    if (muc_init(&m->srv, err, sizeof err) != PAL_OK)
+        fatal("startup muc-failed reason=\"%s\"", err);
     if (nodes_start(&m->srv, err, sizeof err) != PAL_OK)
         fatal("startup cluster-failed reason=\"%s\"", err);
     if (c2s_listen(&m->srv, err, sizeof err) != PAL_OK)
@@ -227,6 +230,7 @@ main(int argc, char **argv)
                   dir_pending_writes(srv->dir));
     ctl_stop(srv);
     nodes_stop(srv);
+    muc_free(srv);
     log_notice("node stopped name=%s", srv->cfg->node_name);
     dir_free(srv->dir);
     auth_global_done();

@@ -30,6 +30,7 @@
 #include "core/xml.h"
 #include "directory/directory.h"
 #include "node/features.h"
+#include "node/muc.h"
 #include "node/presence.h"
 #include "node/router.h"
 #include "node/server.h"
@@ -198,6 +199,19 @@ nodes_forward(struct server *srv, struct sess *s, struct stanza *st)
     char *target = xstrdup(s->jid->full);
     nodes_redeliver(srv, target, st);
     free(target);
+}
+
+int
+nodes_send(struct server *srv, const char *node, uint16_t type, const struct cluster_frame *f,
+           size_t n)
+{
+    return srv->nodes ? cluster_send(srv->nodes->cl, node, type, f, n) : PAL_ENOENT;
+}
+
+int
+nodes_broadcast(struct server *srv, uint16_t type, const struct cluster_frame *f, size_t n)
+{
+    return srv->nodes ? cluster_broadcast(srv->nodes->cl, type, f, n) : PAL_ENOENT;
 }
 
 /* ---- cluster callbacks ---- */
@@ -371,6 +385,10 @@ nodes_on_message(void *arg, const char *from, uint16_t type, const struct cluste
         nodes_on_stanza(srv, from, f, n, false);
         break;
     default:
+        if (type >= MUC_MSG_FIRST && type <= MUC_MSG_LAST) {
+            muc_on_cluster(srv, from, type, f, n);
+            break;
+        }
         log_warn("cluster unknown-message type=%u node=%s", type, from);
     }
 }
@@ -419,6 +437,7 @@ nodes_on_peer_up(void *arg, const char *node)
     }
     free(all);
     log_notice("cluster peer-up node=%s sessions_sent=%zu", node, sent);
+    muc_peer_up(srv, node); /* after the sessions: rooms and our occupants */
 }
 
 /* The node died: forget its sessions and tell our own sessions' users that its
@@ -443,6 +462,7 @@ nodes_on_peer_down(void *arg, const char *node)
     }
     free(all);
     log_notice("cluster peer-down node=%s sessions_removed=%zu", node, gone);
+    muc_peer_down(srv, node); /* its occupants leave every room */
 }
 
 /* ---- membership ---- */

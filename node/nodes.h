@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct server;
 struct sess;
@@ -39,6 +40,13 @@ void nodes_forward(struct server *srv, struct sess *s, struct stanza *st);
  * when st was handed to such a node (the caller stops); false when this node
  * should process it. */
 bool nodes_route_to_owner(struct server *srv, struct stanza *st);
+
+/* Sends a message of another module (muc.c) to one peer / to every peer
+ * (cluster_send / cluster_broadcast). PAL_ENOENT when the cluster is off. */
+struct cluster_frame;
+int nodes_send(struct server *srv, const char *node, uint16_t type,
+               const struct cluster_frame *f, size_t n);
+int nodes_broadcast(struct server *srv, uint16_t type, const struct cluster_frame *f, size_t n);
 
 /* For palisadectl status: appends a text report of the members and their
  * sessions to out. */

@@ -12,6 +12,7 @@
 #include "node/c2s.h"
 #include "node/features.h"
 #include "node/labels.h"
+#include "node/muc.h"
 #include "node/nodes.h"
 #include "node/server.h"
 #include "node/sess.h"
@@ -99,6 +100,10 @@ router_route(struct server *srv, struct stanza *st, struct sess *origin)
      * the handler re-routes the outbound copy with origin NULL. */
     if (st->kind == STANZA_PRESENCE && origin) {
         presence_handle(srv, st, origin); /* announces availability changes to the cluster */
+        return;
+    }
+    if (st->to && muc_is_service(srv, st->to->domain)) {
+        muc_route(srv, st, origin); /* rooms, occupants and the service itself */
         return;
     }
     if (st->to && !server_is_local_domain(srv, st->to->domain)) {

@@ -19,6 +19,7 @@ struct c2s;
 struct listener;
 struct nodes;
 struct labels_cache;
+struct muc;
 
 struct server {
     struct ev_loop *loop;
@@ -33,6 +34,7 @@ struct server {
     struct policy_set *policy;  /* labels.c: the enforced SPIFs, NULL when none */
     struct labels_cache *label_cache; /* labels.c: parsed clearances and labels */
     uint64_t caps_next;         /* labels.c: ids of our caps disco#info queries */
+    struct muc *muc;            /* muc.c: rooms, NULL when muc.enabled is false */
     struct sess_table *sessions;
     uint64_t next_id;           /* ids for sessions, stanzas, connections */
     uint64_t started_ms;

@@ -4,7 +4,8 @@
  * from the user's own session, RFC 6120 §10.3.3), and the last word on every
  * other iq for a local entity.
  *
- * - the domain: disco#info (server/im), disco#items (empty), ping, version;
+ * - the domain: disco#info (server/im), disco#items (the MUC service), ping,
+ *   version;
  * - a bare JID: disco#info (account/registered) and disco#items to the user or
  *   a contact with a 'from'/'both' subscription, ping likewise; vCard from the
  *   directory entry to any account of this server's domains (the directory
@@ -26,6 +27,7 @@
 #include "directory/directory.h"
 #include "node/features.h"
 #include "node/labels.h"
+#include "node/muc.h"
 #include "policy/policy.h"
 #include "node/roster.h"
 #include "node/router.h"
@@ -160,6 +162,13 @@ services_server(struct server *srv, struct stanza *st, struct sess *origin,
             return;
         }
         r = services_result(st, target, NS_DISCO_ITEMS, "query", &q);
+        const char *muc = muc_service_for(srv, target->domain);
+        if (muc) { /* XEP-0045 §6.1: the chat service is found from the domain */
+            el = xml_elem_new(r->tree, q, NULL, "item");
+            xml_set_attr(r->tree, el, NULL, "jid", muc);
+            xml_set_attr(r->tree, el, NULL, "name", "Chatrooms");
+            stanza_touched(r);
+        }
     } else if (is_get && services_is(p, NS_PING, "ping")) {
         r = services_result(st, target, NULL, NULL, &q);
     } else if (is_get && services_is(p, NS_VERSION, "query")) {

@@ -42,6 +42,19 @@ check_trace(const void *v, char *err, size_t errlen)
 }
 
 static bool
+check_subdomain(const void *v, char *err, size_t errlen)
+{
+    const char *s = *(char *const *)v;
+    bool ok = s[0] != '\0' && s[0] != '.' && s[strlen(s) - 1] != '.';
+    for (const char *p = s; ok && *p; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.';
+    if (!ok)
+        snprintf(err, errlen, "'%s' is not a DNS label (lower-case letters, digits, '-', '.')",
+                 s);
+    return ok;
+}
+
+static bool
 check_domains(const void *v, char *err, size_t errlen)
 {
     const struct config_strlist *l = v;
@@ -129,6 +142,12 @@ static const struct config_item node_items[] = {
     {"cluster.heartbeat_ms", CONFIG_INT, S(cluster_heartbeat_ms), "200", 20, 10000, NULL, false},
     {"cluster.dead_after_ms", CONFIG_INT, S(cluster_dead_after_ms), "1500", 100, 60000, NULL,
      false},
+    {"muc.enabled", CONFIG_BOOL, S(muc_enabled), "true", 0, 0, NULL, false},
+    {"muc.subdomain", CONFIG_STRING, S(muc_subdomain), "conference", 0, 0, check_subdomain,
+     false},
+    {"muc.history_size", CONFIG_INT, S(muc_history_size), "50", 0, 10000, NULL, false},
+    {"muc.history_default", CONFIG_INT, S(muc_history_default), "20", 0, 10000, NULL, true},
+    {"muc.lock_new_rooms", CONFIG_BOOL, S(muc_lock_new_rooms), "true", 0, 0, NULL, true},
     {"control.socket", CONFIG_STRING, S(ctl_socket), "", 0, 0, NULL, false},
     {"log.level", CONFIG_STRING, S(log_level), "info", 0, 0, check_log_level, true},
     {"log.syslog", CONFIG_BOOL, S(log_syslog), "false", 0, 0, NULL, false},

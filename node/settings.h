@@ -52,6 +52,12 @@ struct node_settings {
     struct config_strlist policy_spif; /* policy.spif: SPIF files enforced; empty = no labels */
     bool policy_flot;                  /* policy.flot: marking as first body line for
                                           receivers without label support */
+    /* multi-user chat (muc.c) */
+    bool muc_enabled;                  /* muc.enabled */
+    char *muc_subdomain;               /* muc.subdomain: service at <subdomain>.<domain> */
+    int64_t muc_history_size;          /* muc.history_size: messages a room keeps */
+    int64_t muc_history_default;       /* muc.history_default: sent on join without <history/> */
+    bool muc_lock_new_rooms;           /* muc.lock_new_rooms: locked until configured */
     /* directory */
     struct dir_settings ldap;          /* ldap.* (directory/dir_config.c) */
 };
