@@ -166,6 +166,14 @@ class Slapd:
         """ldapmodify with the admin credentials; LDIF as text."""
         return sh(["ldapmodify"] + self._admin_args(), input=ldif)
 
+    def ldap_add(self, ldif):
+        """ldapadd with the admin credentials; LDIF as text."""
+        return sh(["ldapadd"] + self._admin_args(), input=ldif)
+
+    def ldap_delete(self, *dns):
+        """ldapdelete of the entries dns, with the admin credentials."""
+        return sh(["ldapdelete"] + self._admin_args() + list(dns))
+
     def ldap_search(self, filt, attrs=(), base=None):
         """Returns {dn: {attr: [values]}} (values as str; binary ones base64 text)."""
         p = sh(["ldapsearch", "-LLL", "-o", "ldif-wrap=no"] + self._admin_args() +
