@@ -551,7 +551,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if not (rep.failed and call.when != "teardown" and
-            item.fspath.basename == "test_cluster.py"):
+            item.fspath.basename in ("test_cluster.py", "test_muc_cluster.py")):
         return
     used = [c for c in _clusters
             if any(c is v for v in getattr(item, "funcargs", {}).values())]

@@ -185,12 +185,13 @@ def join_xml(room, nick, *, history=None, password=None, extra=""):
         quoteattr(full(room, nick)), NS_MUC, hist, pw, extra)
 
 
-def join(c, room, nick, *, history=None, password=None, extra="", expect=None, timeout=10):
+def join(c, room, nick, *, history=None, password=None, extra="", expect=None, check=True,
+         timeout=10):
     """Sends the join presence and waits until the join is complete (XEP-0045 §7.2:
     occupants, self-presence, history, subject; a new room (201) is complete with its
     self-presence) or refused (presence of type error from room/nick). expect=None:
-    the join must succeed; expect='<condition>': it must be refused with it. Returns
-    Joined (its stanzas leave the inbox)."""
+    the join must succeed; expect='<condition>': it must be refused with it;
+    check=False: either. Returns Joined (its stanzas leave the inbox)."""
     before = {id(s) for s in c.inbox}
     me = full(room, nick)
     c.send_raw(join_xml(room, nick, history=history, password=password, extra=extra))
@@ -213,6 +214,8 @@ def join(c, room, nick, *, history=None, password=None, extra="", expect=None, t
     for s in got:
         c.inbox.remove(s)
     j = Joined(room, nick, got)
+    if not check:
+        return j
     if expect is None:
         assert j.error is None, "%s could not join %s as %s: %s" % (c.jid, room, nick, summary(j.error))
     else:
