@@ -18,6 +18,11 @@
  * (name, endpoint, CURVE public key, site) under ou=nodes, and the nodes'
  * CURVE secret key files.
  *
+ * The "room" commands manage persistent multi-user chat rooms: xmppRoom
+ * entries under ldap.rooms (name, description, clearance, default label,
+ * XEP-0045 configuration, and owners, admins, members and outcasts as DNs of
+ * users or groups).
+ *
  * The "policy" and "label" commands need the security policies: the SPIF files
  * given with --spif, else the config's policy.spif. They explain decisions
  * with policy/, the same code the nodes run. */
@@ -71,6 +76,7 @@ struct ctl {
     char *secret_file; /* read at connect time (wins over secret), or NULL */
     char *users;
     char *base;
+    char *rooms;       /* ldap.rooms or --rooms; NULL = ou=rooms,<base> */
     char *domain;
     bool domain_given; /* --domain on the command line (not the config's first domain) */
     char *ca_file;
@@ -184,6 +190,8 @@ ctl_load_env(struct ctl *c, const char *path)
             set_str(&c->users, v);
         else if (strcmp(line, "LDAP_BASE") == 0)
             set_str(&c->base, v);
+        else if (strcmp(line, "LDAP_ROOMS") == 0)
+            set_str(&c->rooms, v);
         else if (strcmp(line, "LDAP_ADMIN_DN") == 0)
             set_str(&c->bind_dn, v);
         else if (strcmp(line, "LDAP_ADMIN_SECRET_FILE") == 0)
@@ -207,6 +215,7 @@ ctl_load_config(struct ctl *c, const char *path)
     set_str(&c->bind_dn, s->ldap.bind_dn);
     set_str(&c->users, s->ldap.users && s->ldap.users[0] ? s->ldap.users : s->ldap.base);
     set_str(&c->base, s->ldap.base);
+    set_str(&c->rooms, s->ldap.rooms && s->ldap.rooms[0] ? s->ldap.rooms : NULL);
     set_str(&c->ca_file, s->ldap.ca_file && s->ldap.ca_file[0] ? s->ldap.ca_file : NULL);
     c->starttls = s->ldap.starttls;
     c->timeout_ms = s->ldap.timeout_ms;
@@ -313,6 +322,7 @@ ctl_clear(struct ctl *c)
     free(c->secret_file);
     free(c->users);
     free(c->base);
+    free(c->rooms);
     free(c->domain);
     free(c->ca_file);
     free(c->ctl_socket);
@@ -2667,6 +2677,1235 @@ cmd_node_status(struct ctl *c, int argc, char **argv)
     return ctl_request(path, "status");
 }
 
+/* ---- room (multi-user chat rooms) -------------------------------------------------- */
+
+/* Persistent rooms are xmppRoom entries anywhere under the base (new ones go
+ * under ldap.rooms, default ou=rooms,<base>): what the nodes' replicas read as
+ * the rooms (directory.h, dir_room_get). The affiliation attributes (owner,
+ * xmppRoomAdmin, member, xmppRoomOutcast) hold DNs of users or of groups
+ * (groupOfNames, nested); the nodes resolve them to JIDs. */
+
+#define ROOM_VALUES_MAX 256
+#define ROOM_GROUP_DEPTH 8 /* as the nodes: DIR_GROUP_DEPTH_MAX */
+#define ROOM_SECRET_VAR "muc#roomconfig_roomsecret"
+
+enum { AFF_OWNER, AFF_ADMIN, AFF_MEMBER, AFF_OUTCAST, AFF_N };
+static const char *const aff_attr[AFF_N] = {"owner", "xmppRoomAdmin", "member",
+                                            "xmppRoomOutcast"};
+static const char *const aff_word[AFF_N] = {"owner", "admin", "member", "outcast"};
+
+struct room_opts {
+    const char *name;
+    const char *description;
+    bool no_description;
+    const char *clearance[CLEARANCES_MAX];
+    size_t n_clearance;
+    bool no_clearance;
+    const char *default_label;
+    bool no_default_label;
+    const char *config[ROOM_VALUES_MAX];
+    size_t n_config;
+    bool no_config;
+    const char *aff[AFF_N][ROOM_VALUES_MAX];
+    size_t n_aff[AFF_N];
+    bool no_aff[AFF_N];
+};
+
+#define ROOM_USAGE                                                                                 \
+    "usage: room add JID [--name N] [--description D] [--clearance TEXT]... "                     \
+    "[--default-label TEXT] [--owner JID|DN]... [--admin JID|DN]... [--member JID|DN]... "         \
+    "[--outcast JID|DN]... [--room-config VAR=VALUE]...\n"                                         \
+    "       room set JID [the same options] [--no-description] [--no-clearance] "                 \
+    "[--no-default-label] [--no-room-config] [--no-owners] [--no-admins] [--no-members] "          \
+    "[--no-outcasts]\n"                                                                            \
+    "       (set: a list given replaces the room's list; --room-config VAR=VALUE changes "        \
+    "that var)"
+
+enum {
+    RO_NAME = 1000,
+    RO_DESC,
+    RO_NO_DESC,
+    RO_CLEARANCE,
+    RO_NO_CLEARANCE,
+    RO_LABEL,
+    RO_NO_LABEL,
+    RO_CONFIG,
+    RO_NO_CONFIG,
+    RO_AFF,        /* + AFF_* */
+    RO_NO_AFF = RO_AFF + AFF_N, /* + AFF_* */
+};
+
+static int
+parse_room_opts(int argc, char **argv, struct room_opts *o, int *first)
+{
+    static const struct option longopts[] = {
+        {"name", required_argument, NULL, RO_NAME},
+        {"description", required_argument, NULL, RO_DESC},
+        {"no-description", no_argument, NULL, RO_NO_DESC},
+        {"clearance", required_argument, NULL, RO_CLEARANCE},
+        {"no-clearance", no_argument, NULL, RO_NO_CLEARANCE},
+        {"default-label", required_argument, NULL, RO_LABEL},
+        {"no-default-label", no_argument, NULL, RO_NO_LABEL},
+        {"room-config", required_argument, NULL, RO_CONFIG},
+        {"no-room-config", no_argument, NULL, RO_NO_CONFIG},
+        {"owner", required_argument, NULL, RO_AFF + AFF_OWNER},
+        {"admin", required_argument, NULL, RO_AFF + AFF_ADMIN},
+        {"member", required_argument, NULL, RO_AFF + AFF_MEMBER},
+        {"outcast", required_argument, NULL, RO_AFF + AFF_OUTCAST},
+        {"no-owners", no_argument, NULL, RO_NO_AFF + AFF_OWNER},
+        {"no-admins", no_argument, NULL, RO_NO_AFF + AFF_ADMIN},
+        {"no-members", no_argument, NULL, RO_NO_AFF + AFF_MEMBER},
+        {"no-outcasts", no_argument, NULL, RO_NO_AFF + AFF_OUTCAST},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    optind = 0; /* GNU: reinitialise for this sub-argv */
+    opterr = 0;
+    while ((ch = getopt_long(argc + 1, argv - 1, ":", longopts, NULL)) != -1) {
+        if (ch >= RO_AFF && ch < RO_AFF + AFF_N) {
+            int k = ch - RO_AFF;
+            if (o->n_aff[k] == ROOM_VALUES_MAX) {
+                fail("add the others with ldapmodify, or through a group", "more than %d --%s",
+                     ROOM_VALUES_MAX, aff_word[k]);
+                return PAL_EINVAL;
+            }
+            o->aff[k][o->n_aff[k]++] = optarg;
+            continue;
+        }
+        if (ch >= RO_NO_AFF && ch < RO_NO_AFF + AFF_N) {
+            o->no_aff[ch - RO_NO_AFF] = true;
+            continue;
+        }
+        switch (ch) {
+        case RO_NAME:
+            o->name = optarg;
+            break;
+        case RO_DESC:
+            o->description = optarg;
+            break;
+        case RO_NO_DESC:
+            o->no_description = true;
+            break;
+        case RO_CLEARANCE:
+            if (o->n_clearance == CLEARANCES_MAX) {
+                fail("give one clearance per policy", "more than %d clearances", CLEARANCES_MAX);
+                return PAL_EINVAL;
+            }
+            o->clearance[o->n_clearance++] = optarg;
+            break;
+        case RO_NO_CLEARANCE:
+            o->no_clearance = true;
+            break;
+        case RO_LABEL:
+            o->default_label = optarg;
+            break;
+        case RO_NO_LABEL:
+            o->no_default_label = true;
+            break;
+        case RO_CONFIG:
+            if (o->n_config == ROOM_VALUES_MAX) {
+                fail(NULL, "more than %d --room-config", ROOM_VALUES_MAX);
+                return PAL_EINVAL;
+            }
+            o->config[o->n_config++] = optarg;
+            break;
+        case RO_NO_CONFIG:
+            o->no_config = true;
+            break;
+        case ':':
+            fail(NULL, "%s needs a value", argv[optind - 2]);
+            return PAL_EINVAL;
+        default:
+            fail(NULL, "unknown option %s", argv[optind - 2]);
+            return PAL_EINVAL;
+        }
+    }
+    *first = optind - 1;
+    for (int k = 0; k < AFF_N; k++) {
+        if (o->no_aff[k] && o->n_aff[k]) {
+            fail(NULL, "give --%s or --no-%ss, not both", aff_word[k], aff_word[k]);
+            return PAL_EINVAL;
+        }
+    }
+    if ((o->description && o->no_description) || (o->n_clearance && o->no_clearance) ||
+        (o->default_label && o->no_default_label)) {
+        fail(NULL, "an option and its --no- form contradict each other");
+        return PAL_EINVAL;
+    }
+    return PAL_OK;
+}
+
+/* Normalised bare room JID (room@service), or NULL (reported). */
+static char *
+room_jid(const char *arg)
+{
+    char *j = jid_normalize(arg);
+    if (!j || strchr(j, '/') || !strchr(j, '@')) {
+        fail("a room JID is room@service, e.g. briefing@conference.example.com (no resource)",
+             "not a room JID: %s", arg);
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+static char *
+rooms_base(const struct ctl *c)
+{
+    return c->rooms ? xstrdup(c->rooms) : xasprintf("ou=rooms,%s", c->base);
+}
+
+/* dn in the form the nodes compare (lowercased LDAPv3); caller frees. */
+static char *
+dn_lower(const char *dn)
+{
+    char *p = dn_pretty(dn);
+    for (char *q = p; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    return p;
+}
+
+/* True when dn lies strictly below base (both as given to dn_lower). */
+static bool
+dn_below(const char *dn, const char *base)
+{
+    char *d = dn_lower(dn);
+    char *b = dn_lower(base);
+    size_t ld = strlen(d);
+    size_t lb = strlen(b);
+    bool below = ld > lb + 1 && strcmp(d + ld - lb, b) == 0 && d[ld - lb - 1] == ',';
+    free(d);
+    free(b);
+    return below;
+}
+
+/* The values of the first RDN of dn whose type is type (e.g. the "briefing"
+ * of cn=briefing,ou=rooms,...): *out (caller frees each and the array). */
+static size_t
+rdn_values(const char *dn, const char *type, char ***out)
+{
+    LDAPDN parsed = NULL;
+    size_t n = 0;
+    *out = NULL;
+    if (ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || !parsed)
+        return 0;
+    LDAPRDN rdn = parsed[0];
+    for (size_t i = 0; rdn && rdn[i]; i++) {
+        const LDAPAVA *ava = rdn[i];
+        if (ava->la_attr.bv_len == strlen(type) &&
+            strncasecmp(ava->la_attr.bv_val, type, ava->la_attr.bv_len) == 0) {
+            *out = xrealloc(*out, (n + 1) * sizeof **out);
+            (*out)[n++] = xstrndup(ava->la_value.bv_val, ava->la_value.bv_len);
+        }
+    }
+    ldap_dnfree(parsed);
+    return n;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The room's name as the nodes read it: the first cn that is not the RDN's
+ * own, else the first cn; caller frees (NULL when there is no cn). */
+static char *
+room_entry_name(LDAP *ld, LDAPMessage *e, const char *dn)
+{
+    struct berval **cn = ldap_get_values_len(ld, e, "cn");
+    if (!cn || !cn[0]) {
+        ldap_value_free_len(cn);
+        return NULL;
+    }
+    char **rdn = NULL;
+    size_t nr = rdn_values(dn, "cn", &rdn);
+    int pick = 0;
+    for (int i = 0; cn[i]; i++) {
+        bool in_rdn = false;
+        for (size_t k = 0; k < nr && !in_rdn; k++)
+            in_rdn = strlen(rdn[k]) == cn[i]->bv_len &&
+                     strncasecmp(rdn[k], cn[i]->bv_val, cn[i]->bv_len) == 0;
+        if (!in_rdn) {
+            pick = i;
+            break;
+        }
+    }
+    char *name = xstrndup(cn[pick]->bv_val, cn[pick]->bv_len);
+    strv_free(rdn, nr);
+    ldap_value_free_len(cn);
+    return name;
+}
+
+/* Searches the base for the room entries holding xmppRoomJID=jid: PAL_OK and
+ * *e, the one the nodes use (the lowest DN; the others are warned about), or
+ * NULL when there is none; PAL_ELDAP (reported). *res: caller frees. */
+static int
+room_search(struct ctl *c, const char *jid, char **attrs, LDAPMessage **res, LDAPMessage **e)
+{
+    struct berval bv = {strlen(jid), (char *)jid};
+    struct berval esc = {0, NULL};
+    *res = NULL;
+    *e = NULL;
+    if (ldap_bv2escaped_filter_value(&bv, &esc) != 0)
+        return PAL_ENOMEM;
+    char *filter = xasprintf("(&(objectClass=xmppRoom)(xmppRoomJID=%s))", esc.bv_val);
+    ber_memfree(esc.bv_val);
+    int rc = ldap_search_ext_s(c->ld, c->base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
+                               NULL, LDAP_NO_LIMIT, res);
+    free(filter);
+    if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, c->base, NULL);
+        return PAL_ELDAP;
+    }
+    char *best = NULL;
+    for (LDAPMessage *m = ldap_first_entry(c->ld, *res); m; m = ldap_next_entry(c->ld, m)) {
+        char *d = ldap_get_dn(c->ld, m);
+        char *ld = dn_lower(d);
+        ldap_memfree(d);
+        if (!best || strcmp(ld, best) < 0) {
+            free(best);
+            best = ld;
+            *e = m;
+        } else {
+            free(ld);
+        }
+    }
+    for (LDAPMessage *m = *e ? ldap_first_entry(c->ld, *res) : NULL; m;
+         m = ldap_next_entry(c->ld, m)) {
+        if (m == *e)
+            continue;
+        char *d = ldap_get_dn(c->ld, m);
+        fprintf(stderr,
+                "%s: warning: %s also holds xmppRoomJID %s; the nodes use the entry with the "
+                "lowest DN (%s) and ignore this one: remove one of them\n",
+                prog, d, jid, best);
+        ldap_memfree(d);
+    }
+    free(best);
+    return PAL_OK;
+}
+
+/* Whether an entry dn exists: 1, 0, or -1 (reported). */
+static int
+entry_exists(struct ctl *c, const char *dn)
+{
+    char *attrs[] = {LDAP_NO_ATTRS, NULL};
+    LDAPMessage *res = NULL;
+    int rc = ldap_search_ext_s(c->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
+                               NULL, 1, &res);
+    int ret = rc == LDAP_SUCCESS && ldap_first_entry(c->ld, res) ? 1 : 0;
+    if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
+        ldap_diag(c->ld, rc, dn, NULL);
+        ret = -1;
+    }
+    ldap_msgfree(res);
+    return ret;
+}
+
+/* An --owner/--admin/--member/--outcast value as the DN to store: a value
+ * holding '=' is a DN, used as given once it is known to be a user or a group;
+ * anything else is a user JID, looked up by xmppJID. NULL when it is neither
+ * (reported). */
+static char *
+room_affil_dn(struct ctl *c, const char *v)
+{
+    if (!strchr(v, '=')) {
+        char *jid = user_jid(c, v);
+        char *dn = jid ? user_require(c, jid, NULL) : NULL;
+        free(jid);
+        return dn;
+    }
+    LDAPDN parsed = NULL;
+    if (ldap_str2dn(v, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS) {
+        fail("give a user's JID, or the DN of a user or group (cn=NAME,ou=groups,BASE)",
+             "not a DN: %s", v);
+        return NULL;
+    }
+    ldap_dnfree(parsed);
+    char *attrs[] = {"objectClass", NULL};
+    LDAPMessage *res = NULL;
+    int rc = ldap_search_ext_s(c->ld, v, LDAP_SCOPE_BASE,
+                               "(|(objectClass=xmppUser)(objectClass=groupOfNames))", attrs, 0,
+                               NULL, NULL, NULL, 1, &res);
+    LDAPMessage *e = rc == LDAP_SUCCESS ? ldap_first_entry(c->ld, res) : NULL;
+    char *dn = NULL;
+    if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
+        ldap_diag(c->ld, rc, v, NULL);
+    } else if (!e) {
+        fail("the nodes resolve only users (xmppUser) and groups (groupOfNames); create the "
+             "group first, or give a user's JID",
+             "no user or group %s", v);
+    } else {
+        bool is_user = false;
+        struct berval **oc = ldap_get_values_len(c->ld, e, "objectClass");
+        for (int i = 0; oc && oc[i]; i++)
+            is_user |= oc[i]->bv_len == 8 && strncasecmp(oc[i]->bv_val, "xmppUser", 8) == 0;
+        ldap_value_free_len(oc);
+        if (is_user && !dn_below(v, c->users))
+            fprintf(stderr,
+                    "%s: warning: %s is not below ldap.users (%s): the nodes do not know it as a "
+                    "user and skip it\n",
+                    prog, v, c->users);
+        dn = xstrdup(v);
+    }
+    ldap_msgfree(res);
+    return dn;
+}
+
+/* What the options turn into, checked before anything is written. */
+struct room_values {
+    struct policy_clearance *cs[CLEARANCES_MAX];
+    unsigned char *cders[CLEARANCES_MAX];
+    struct berval cvals[CLEARANCES_MAX];
+    size_t n_clearance;
+    struct policy_label *label;
+    unsigned char *lder;
+    size_t llen;
+    char *config; /* merged, NULL = none */
+    char **aff[AFF_N];
+    size_t n_aff[AFF_N];
+};
+
+static void
+room_values_clear(struct room_values *v)
+{
+    for (size_t i = 0; i < CLEARANCES_MAX; i++) {
+        policy_clearance_free(v->cs[i]);
+        free(v->cders[i]);
+    }
+    policy_label_free(v->label);
+    free(v->lder);
+    wipe_free(v->config);
+    for (int k = 0; k < AFF_N; k++)
+        strv_free(v->aff[k], v->n_aff[k]);
+    memset(v, 0, sizeof *v);
+}
+
+/* The last of sets (VAR=VALUE) whose VAR is the vlen bytes at var, or NULL;
+ * marks each of them used. */
+static const char *
+config_setting(const char *const *sets, size_t n, bool *used, const char *var, size_t vlen)
+{
+    const char *found = NULL;
+    for (size_t k = 0; k < n; k++) {
+        if (strncmp(sets[k], var, vlen) == 0 && sets[k][vlen] == '=') {
+            found = sets[k];
+            used[k] = true;
+        }
+    }
+    return found;
+}
+
+/* text (NULL = none) with the --room-config VAR=VALUE settings applied: a line
+ * of the same var is replaced where it is, new vars are appended (the last
+ * setting of a var wins). NULL and *bad when a setting is not VAR=VALUE on one
+ * line (reported); NULL when the result is empty. */
+static char *
+config_merge(const char *text, const char *const *sets, size_t n, bool *bad)
+{
+    struct buf b;
+    bool *used = xcalloc(n ? n : 1, sizeof *used);
+    char *out = NULL;
+    buf_init(&b);
+    *bad = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(sets[i], '=');
+        if (!eq || eq == sets[i] || strpbrk(sets[i], "\r\n")) {
+            fail("e.g. --room-config muc#roomconfig_membersonly=1 (docs/DIRECTORY.md lists "
+                 "the vars)",
+                 "--room-config %s: not VAR=VALUE", sets[i]);
+            *bad = true;
+            goto out;
+        }
+    }
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        const char *set = NULL;
+        if (eq)
+            set = config_setting(sets, n, used, p, (size_t)(eq - p));
+        if (set)
+            buf_printf(&b, "%s\n", set);
+        else if (len > 0) {
+            buf_append(&b, p, len);
+            buf_append(&b, "\n", 1);
+        }
+        p = nl ? nl + 1 : p + len;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (used[i])
+            continue;
+        size_t vlen = (size_t)(strchr(sets[i], '=') - sets[i]);
+        buf_printf(&b, "%s\n", config_setting(sets, n, used, sets[i], vlen));
+    }
+    if (buf_used(&b))
+        out = buf_strdup(&b);
+out:
+    if (buf_used(&b))
+        OPENSSL_cleanse((void *)buf_head(&b), buf_used(&b)); /* may hold the room secret */
+    buf_free(&b);
+    free(used);
+    return out;
+}
+
+/* Checks and converts the options (texts, config, affiliation values): 0,
+ * or the exit status of the reported failure. old_config: the room's
+ * xmppRoomConfig (set), NULL for a new room. */
+static int
+room_prepare(struct ctl *c, const struct room_opts *o, const char *old_config,
+             struct room_values *v)
+{
+    if ((o->n_clearance || o->default_label) && ctl_policies(c, true) != PAL_OK)
+        return 2;
+    for (size_t i = 0; i < o->n_clearance; i++) {
+        char err[256];
+        if (policy_clearance_from_text(c->policies, o->clearance[i], &v->cs[i], err,
+                                       sizeof err) != PAL_OK) {
+            fail("each --clearance is one whole clearance: quote it ('policy=NAME class=CLASS "
+                 "categories=A,B'); names from: palisadectl policy check",
+                 "\"%s\": %s", o->clearance[i], err);
+            return 2;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(policy_clearance_policy(v->cs[k]), policy_clearance_policy(v->cs[i])) ==
+                0) {
+                fail("merge them: one clearance per policy holds every classification and "
+                     "category",
+                     "two clearances of policy %s", policy_clearance_policy(v->cs[i]));
+                return 2;
+            }
+        }
+        size_t len = 0;
+        if (policy_clearance_to_der(v->cs[i], &v->cders[i], &len) != PAL_OK) {
+            fail("give at least one classification", "\"%s\" cannot be encoded",
+                 o->clearance[i]);
+            return 2;
+        }
+        v->cvals[i] = (struct berval){len, (char *)v->cders[i]};
+        v->n_clearance++;
+    }
+    if (o->default_label &&
+        default_label_der(c, o->default_label, &v->label, &v->lder, &v->llen) != PAL_OK)
+        return 2;
+    if (o->n_config || o->no_config) {
+        bool bad = false;
+        v->config = config_merge(o->no_config ? NULL : old_config, o->config, o->n_config, &bad);
+        const char *why = NULL;
+        if (bad)
+            return 2;
+        if (v->config && dir_room_config_check(v->config, strlen(v->config), &why) != PAL_OK) {
+            fail("fix or clear the stored configuration (--no-room-config)", "%s", why);
+            return 2;
+        }
+    }
+    for (int k = 0; k < AFF_N; k++) {
+        if (o->n_aff[k])
+            v->aff[k] = xcalloc(o->n_aff[k], sizeof *v->aff[k]);
+        for (size_t i = 0; i < o->n_aff[k]; i++) {
+            char *dn = room_affil_dn(c, o->aff[k][i]);
+            if (!dn)
+                return 1;
+            bool dup = false;
+            char *ld = dn_lower(dn);
+            for (size_t j = 0; j < v->n_aff[k] && !dup; j++) {
+                char *lj = dn_lower(v->aff[k][j]);
+                dup = strcmp(lj, ld) == 0;
+                free(lj);
+            }
+            free(ld);
+            if (dup)
+                free(dn);
+            else
+                v->aff[k][v->n_aff[k]++] = dn;
+        }
+    }
+    return 0;
+}
+
+/* Warns when the default label may not be said in the room. */
+static void
+room_warn_label(struct ctl *c, const char *jid, const struct room_values *v,
+                struct policy_clearance *const *cs, size_t n, bool unreadable)
+{
+    if (!v->label)
+        return;
+    struct policy_decision d = policy_check_any(
+        c->policies, POLICY_CHECK_SEND, (const struct policy_clearance *const *)cs, n, v->label);
+    if (unreadable || d.verdict != POLICY_ALLOW)
+        fprintf(stderr,
+                "%s: warning: the default label of %s is outside the room's clearance (%s): "
+                "every unlabelled message in it would be refused; widen the clearance with "
+                "--clearance\n",
+                prog, jid, unreadable ? "unreadable-clearance" : policy_reason_str(d.reason));
+}
+
+/* LDAPMod arrays of any size. */
+struct dmods {
+    LDAPMod **p; /* NULL-terminated */
+    size_t n, cap;
+};
+
+static void
+dmods_add(struct dmods *d, int op, const char *name, const struct berval *vals, size_t n)
+{
+    if (d->n + 2 > d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 16;
+        d->p = xrealloc(d->p, d->cap * sizeof *d->p);
+    }
+    LDAPMod *m = xcalloc(1, sizeof *m);
+    m->mod_op = op | LDAP_MOD_BVALUES;
+    m->mod_type = (char *)name;
+    m->mod_bvalues = xcalloc(n + 1, sizeof *m->mod_bvalues);
+    for (size_t i = 0; i < n; i++)
+        m->mod_bvalues[i] = xmemdup(&vals[i], sizeof vals[i]);
+    d->p[d->n++] = m;
+    d->p[d->n] = NULL;
+}
+
+static void
+dmods_strv(struct dmods *d, int op, const char *name, char *const *v, size_t n)
+{
+    struct berval *bv = xcalloc(n ? n : 1, sizeof *bv);
+    for (size_t i = 0; i < n; i++)
+        bv[i] = (struct berval){strlen(v[i]), v[i]};
+    dmods_add(d, op, name, bv, n);
+    free(bv);
+}
+
+static void
+dmods_str(struct dmods *d, int op, const char *name, const char *s)
+{
+    char *v[] = {(char *)s};
+    dmods_strv(d, op, name, v, s ? 1 : 0);
+}
+
+static void
+dmods_free(struct dmods *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        for (size_t k = 0; d->p[i]->mod_bvalues[k]; k++)
+            free(d->p[i]->mod_bvalues[k]);
+        free(d->p[i]->mod_bvalues);
+        free(d->p[i]);
+    }
+    free(d->p);
+    memset(d, 0, sizeof *d);
+}
+
+/* The cn values of a room entry dn: the RDN's own cn values, then name when
+ * it differs from them. */
+static size_t
+room_cn_values(const char *dn, const char *name, char ***out)
+{
+    size_t n = rdn_values(dn, "cn", out);
+    bool in_rdn = false;
+    for (size_t i = 0; i < n && !in_rdn; i++)
+        in_rdn = strcasecmp((*out)[i], name) == 0;
+    if (!in_rdn) {
+        *out = xrealloc(*out, (n + 1) * sizeof **out);
+        (*out)[n++] = xstrdup(name);
+    }
+    return n;
+}
+
+/* Creates the organizationalUnit dn (ou=NAME,...) when missing. */
+static int
+ou_create(struct ctl *c, const char *dn)
+{
+    char **ou = NULL;
+    size_t n = rdn_values(dn, "ou", &ou);
+    if (n != 1) {
+        fail("create it first, or point ldap.rooms (--rooms) at an existing entry",
+             "%s does not exist", dn);
+        strv_free(ou, n);
+        return PAL_ENOENT;
+    }
+    static const struct berval classes[] = {{3, "top"}, {18, "organizationalUnit"}};
+    struct dmods m = {0};
+    dmods_add(&m, LDAP_MOD_ADD, "objectClass", classes, 2);
+    dmods_str(&m, LDAP_MOD_ADD, "ou", ou[0]);
+    int rc = ldap_add_ext_s(c->ld, dn, m.p, NULL, NULL);
+    dmods_free(&m);
+    strv_free(ou, n);
+    if (rc != LDAP_SUCCESS && rc != LDAP_ALREADY_EXISTS) {
+        ldap_diag(c->ld, rc, dn,
+                  rc == LDAP_NO_SUCH_OBJECT ? "check ldap.base (or --base): it must exist" : NULL);
+        return PAL_ELDAP;
+    }
+    if (rc == LDAP_SUCCESS)
+        printf("%s: created %s\n", prog, dn);
+    return PAL_OK;
+}
+
+static int
+cmd_room_add(struct ctl *c, int argc, char **argv)
+{
+    struct room_opts *o = xcalloc(1, sizeof *o);
+    struct room_values v = {0};
+    int first;
+    int ret = 2;
+    char *jid = NULL;
+    char *dn = NULL;
+    char *base = NULL;
+    char **cn = NULL;
+    size_t n_cn = 0;
+    LDAPMessage *res = NULL;
+    struct dmods m = {0};
+    if (parse_room_opts(argc, argv, o, &first) != PAL_OK)
+        goto usage;
+    bool any_no = o->no_description || o->no_clearance || o->no_default_label || o->no_config;
+    for (int k = 0; k < AFF_N; k++)
+        any_no |= o->no_aff[k];
+    if (argc - first != 1 || any_no)
+        goto usage;
+    if (!c->base) {
+        fail("pass -c node.cfg (ldap.base), --env DIR/env, or --base DN", "no directory base");
+        goto out;
+    }
+    jid = room_jid(argv[first]);
+    if (!jid)
+        goto out;
+    if ((ret = room_prepare(c, o, NULL, &v)) != 0)
+        goto out;
+    ret = 1;
+    char *attrs[] = {LDAP_NO_ATTRS, NULL};
+    LDAPMessage *e = NULL;
+    if (room_search(c, jid, attrs, &res, &e) != PAL_OK)
+        goto out;
+    if (e) {
+        char *d = ldap_get_dn(c->ld, e);
+        fail("change it with: room set JID ...", "room %s exists already (%s)", jid, d);
+        ldap_memfree(d);
+        goto out;
+    }
+    /* cn=<local part>, or cn=<JID> when another room of another service has it */
+    base = rooms_base(c);
+    char *local = xstrndup(jid, (size_t)(strchr(jid, '@') - jid));
+    const char *rdns[2] = {local, jid};
+    int ex = 1;
+    for (int i = 0; i < 2 && ex == 1; i++) {
+        char *esc = rdn_escape(rdns[i]);
+        char *d = xasprintf("cn=%s,%s", esc, base);
+        free(esc);
+        ex = entry_exists(c, d);
+        if (ex == 0)
+            dn = d;
+        else
+            free(d);
+    }
+    if (!dn) {
+        if (ex == 1)
+            fail("remove or rename the entries in the way", "no free DN for %s under %s", jid,
+                 base);
+        free(local);
+        goto out;
+    }
+    n_cn = room_cn_values(dn, o->name && o->name[0] ? o->name : local, &cn);
+    free(local);
+    static const struct berval classes[] = {{3, "top"}, {8, "xmppRoom"}};
+    dmods_add(&m, LDAP_MOD_ADD, "objectClass", classes, 2);
+    dmods_strv(&m, LDAP_MOD_ADD, "cn", cn, n_cn);
+    dmods_str(&m, LDAP_MOD_ADD, "xmppRoomJID", jid);
+    if (o->description && o->description[0])
+        dmods_str(&m, LDAP_MOD_ADD, "description", o->description);
+    if (v.config)
+        dmods_str(&m, LDAP_MOD_ADD, "xmppRoomConfig", v.config);
+    if (v.n_clearance)
+        dmods_add(&m, LDAP_MOD_ADD, "xmppClearance", v.cvals, v.n_clearance);
+    if (v.lder) {
+        struct berval lb = {v.llen, (char *)v.lder};
+        dmods_add(&m, LDAP_MOD_ADD, "xmppDefaultLabel", &lb, 1);
+    }
+    for (int k = 0; k < AFF_N; k++)
+        if (v.n_aff[k])
+            dmods_strv(&m, LDAP_MOD_ADD, aff_attr[k], v.aff[k], v.n_aff[k]);
+    int rc = ldap_add_ext_s(c->ld, dn, m.p, NULL, NULL);
+    if (rc == LDAP_NO_SUCH_OBJECT) {
+        if (ou_create(c, base) != PAL_OK)
+            goto out;
+        rc = ldap_add_ext_s(c->ld, dn, m.p, NULL, NULL);
+    }
+    if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, dn, NULL);
+        goto out;
+    }
+    room_warn_label(c, jid, &v, v.cs, v.n_clearance, false);
+    printf("%s: room %s added (%s)\n", prog, jid, dn);
+    ret = 0;
+    goto out;
+usage:
+    fail(ROOM_USAGE, "bad arguments");
+out:
+    dmods_free(&m);
+    strv_free(cn, n_cn);
+    ldap_msgfree(res);
+    room_values_clear(&v);
+    free(base);
+    free(dn);
+    free(jid);
+    free(o);
+    return ret;
+}
+
+static int
+cmd_room_set(struct ctl *c, int argc, char **argv)
+{
+    struct room_opts *o = xcalloc(1, sizeof *o);
+    struct room_values v = {0};
+    int first;
+    int ret = 2;
+    char *jid = NULL;
+    char *dn = NULL;
+    char *old_config = NULL;
+    char **cn = NULL;
+    size_t n_cn = 0;
+    LDAPMessage *res = NULL;
+    struct dmods m = {0};
+    struct policy_clearance *cur[CLEARANCES_MAX] = {NULL};
+    size_t n_cur = 0;
+    if (parse_room_opts(argc, argv, o, &first) != PAL_OK || argc - first != 1) {
+        fail(ROOM_USAGE, "bad arguments");
+        goto out;
+    }
+    if (!c->base) {
+        fail("pass -c node.cfg (ldap.base), --env DIR/env, or --base DN", "no directory base");
+        goto out;
+    }
+    jid = room_jid(argv[first]);
+    if (!jid)
+        goto out;
+    ret = 1;
+    char *attrs[] = {"xmppRoomConfig", "xmppClearance", NULL};
+    LDAPMessage *e = NULL;
+    if (room_search(c, jid, attrs, &res, &e) != PAL_OK)
+        goto out;
+    if (!e) {
+        fail("list the rooms with: room list; add one with: room add", "no room %s", jid);
+        goto out;
+    }
+    char *d = ldap_get_dn(c->ld, e);
+    dn = xstrdup(d);
+    ldap_memfree(d);
+    old_config = entry_str(c->ld, e, "xmppRoomConfig");
+    if ((ret = room_prepare(c, o, old_config, &v)) != 0)
+        goto out;
+    ret = 1;
+    if (o->name) {
+        char *local = xstrndup(jid, (size_t)(strchr(jid, '@') - jid));
+        n_cn = room_cn_values(dn, o->name[0] ? o->name : local, &cn);
+        free(local);
+        dmods_strv(&m, LDAP_MOD_REPLACE, "cn", cn, n_cn);
+    }
+    if (o->description || o->no_description)
+        dmods_str(&m, LDAP_MOD_REPLACE, "description",
+                  o->description && o->description[0] ? o->description : NULL);
+    if (o->n_config || o->no_config)
+        dmods_str(&m, LDAP_MOD_REPLACE, "xmppRoomConfig", v.config);
+    if (o->n_clearance || o->no_clearance)
+        dmods_add(&m, LDAP_MOD_REPLACE, "xmppClearance", v.cvals, v.n_clearance);
+    if (o->default_label || o->no_default_label) {
+        struct berval lb = {v.llen, (char *)v.lder};
+        dmods_add(&m, LDAP_MOD_REPLACE, "xmppDefaultLabel", &lb, v.lder ? 1 : 0);
+    }
+    for (int k = 0; k < AFF_N; k++)
+        if (o->n_aff[k] || o->no_aff[k])
+            dmods_strv(&m, LDAP_MOD_REPLACE, aff_attr[k], v.aff[k], v.n_aff[k]);
+    if (m.n == 0) {
+        fail(ROOM_USAGE, "nothing to change");
+        ret = 2;
+        goto out;
+    }
+    int rc = ldap_modify_ext_s(c->ld, dn, m.p, NULL, NULL);
+    if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, dn,
+                  rc == LDAP_NOT_ALLOWED_ON_RDN ? "the name may not drop the RDN's cn" : NULL);
+        goto out;
+    }
+    if (v.label) {
+        bool unreadable = false;
+        if (o->n_clearance || o->no_clearance)
+            room_warn_label(c, jid, &v, v.cs, v.n_clearance, false);
+        else {
+            n_cur = user_clearances(c, e, cur, CLEARANCES_MAX, &unreadable, false);
+            room_warn_label(c, jid, &v, cur, n_cur, unreadable);
+        }
+    }
+    printf("%s: room %s changed (%s)\n", prog, jid, dn);
+    ret = 0;
+out:
+    for (size_t i = 0; i < n_cur; i++)
+        policy_clearance_free(cur[i]);
+    dmods_free(&m);
+    strv_free(cn, n_cn);
+    ldap_msgfree(res);
+    room_values_clear(&v);
+    wipe_free(old_config);
+    free(dn);
+    free(jid);
+    free(o);
+    return ret;
+}
+
+static int
+cmd_room_del(struct ctl *c, int argc, char **argv)
+{
+    if (argc != 1) {
+        fail("usage: room del JID", "bad arguments");
+        return 2;
+    }
+    if (!c->base) {
+        fail("pass -c node.cfg (ldap.base), --env DIR/env, or --base DN", "no directory base");
+        return 2;
+    }
+    char *jid = room_jid(argv[0]);
+    if (!jid)
+        return 2;
+    char *attrs[] = {LDAP_NO_ATTRS, NULL};
+    LDAPMessage *res = NULL;
+    LDAPMessage *e = NULL;
+    int ret = 1;
+    if (room_search(c, jid, attrs, &res, &e) != PAL_OK)
+        goto out;
+    if (!e) {
+        fail("list the rooms with: room list", "no room %s", jid);
+        goto out;
+    }
+    char *dn = ldap_get_dn(c->ld, e);
+    int rc = ldap_delete_ext_s(c->ld, dn, NULL, NULL);
+    if (rc == LDAP_NOT_ALLOWED_ON_NONLEAF)
+        ldap_diag(c->ld, rc, dn, "the room entry has children: remove them first");
+    else if (rc != LDAP_SUCCESS)
+        ldap_diag(c->ld, rc, dn, NULL);
+    else {
+        printf("%s: room %s removed (%s); its occupants leave it on every node\n", prog, jid,
+               dn);
+        if (ldap_count_entries(c->ld, res) > 1)
+            fprintf(stderr, "%s: warning: another entry holds %s and is the room now\n", prog,
+                    jid);
+        ret = 0;
+    }
+    ldap_memfree(dn);
+out:
+    ldap_msgfree(res);
+    free(jid);
+    return ret;
+}
+
+static int
+cmd_room_list(struct ctl *c, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0) {
+        fail("usage: room list", "bad arguments");
+        return 2;
+    }
+    if (!c->base) {
+        fail("pass -c node.cfg (ldap.base), --env DIR/env, or --base DN", "no directory base");
+        return 2;
+    }
+    ctl_policies(c, false);
+    char *attrs[] = {"xmppRoomJID", "cn", "xmppClearance", NULL};
+    LDAPMessage *res = NULL;
+    int rc = ldap_search_ext_s(c->ld, c->base, LDAP_SCOPE_SUBTREE, "(objectClass=xmppRoom)",
+                               attrs, 0, NULL, NULL, NULL, LDAP_NO_LIMIT, &res);
+    if (rc != LDAP_SUCCESS) {
+        ldap_diag(c->ld, rc, c->base, NULL);
+        ldap_msgfree(res);
+        return 1;
+    }
+    size_t n = (size_t)ldap_count_entries(c->ld, res);
+    char **rows = xcalloc(n + 1, sizeof *rows);
+    size_t k = 0;
+    bool users_apart = c->users && strcasecmp(c->users, c->base) != 0;
+    for (LDAPMessage *e = ldap_first_entry(c->ld, res); e; e = ldap_next_entry(c->ld, e)) {
+        char *dn = ldap_get_dn(c->ld, e);
+        char *raw = entry_str(c->ld, e, "xmppRoomJID");
+        char *jid = raw ? jid_normalize(raw) : NULL;
+        if (!jid || strchr(jid, '/') || !strchr(jid, '@'))
+            fprintf(stderr, "%s: warning: the nodes skip %s: xmppRoomJID %s is not a room JID\n",
+                    prog, dn, raw ? raw : "(none)");
+        else if (users_apart && dn_below(dn, c->users))
+            fprintf(stderr, "%s: warning: the nodes skip %s: rooms below ldap.users are "
+                            "ignored\n",
+                    prog, dn);
+        char *name = room_entry_name(c->ld, e, dn);
+        struct berval **cl = ldap_get_values_len(c->ld, e, "xmppClearance");
+        struct buf clr;
+        buf_init(&clr);
+        for (int i = 0; cl && cl[i]; i++) {
+            char *t = clearance_der_text(c->policies, (unsigned char *)cl[i]->bv_val,
+                                         cl[i]->bv_len);
+            buf_printf(&clr, "%s%s", i ? " + " : "", t);
+            free(t);
+        }
+        if (!cl)
+            buf_append_str(&clr, "-");
+        buf_append(&clr, "", 1);
+        rows[k++] = xasprintf("%s\t%s\t%s\t%s", jid ? jid : raw ? raw : "-", name ? name : "-",
+                              dn, buf_head(&clr));
+        buf_free(&clr);
+        ldap_value_free_len(cl);
+        free(name);
+        free(jid);
+        free(raw);
+        ldap_memfree(dn);
+    }
+    ldap_msgfree(res);
+    qsort(rows, k, sizeof *rows, row_cmp);
+    for (size_t i = 0; i < k; i++) {
+        /* rows sort by JID: a JID twice is a duplicate the nodes ignore */
+        size_t jl = strcspn(rows[i], "\t");
+        if (i > 0 && strncmp(rows[i - 1], rows[i], jl) == 0 && rows[i - 1][jl] == '\t')
+            fprintf(stderr,
+                    "%s: warning: %.*s is held by more than one entry; the nodes use the one "
+                    "with the lowest DN\n",
+                    prog, (int)jl, rows[i]);
+        printf("%s\n", rows[i]);
+    }
+    for (size_t i = 0; i < k; i++)
+        free(rows[i]);
+    free(rows);
+    if (k == 0)
+        fprintf(stderr, "%s: no rooms under %s (add one with: room add)\n", prog, c->base);
+    return 0;
+}
+
+/* ---- room show: affiliations resolved as the nodes do --------------------------------- */
+
+struct resolved {
+    char *jid;
+    int kind;
+    bool via_group;
+};
+
+struct resolve_ctx {
+    struct ctl *c;
+    struct resolved *v;
+    size_t n, cap;
+    char *stack[ROOM_GROUP_DEPTH + 1]; /* lowercased DNs of the groups being expanded */
+    size_t depth;
+    size_t lookups; /* bounded: nestings can have very many paths */
+    struct buf note; /* what the value resolved to, for the line printed */
+};
+
+static void
+resolved_add(struct resolve_ctx *rc, const char *jid, int kind, bool via_group)
+{
+    if (rc->n == rc->cap) {
+        rc->cap = rc->cap ? rc->cap * 2 : 16;
+        rc->v = xrealloc(rc->v, rc->cap * sizeof *rc->v);
+    }
+    rc->v[rc->n++] = (struct resolved){xstrdup(jid), kind, via_group};
+}
+
+/* Expands one DN: a user gives its JID, a group its members (nested up to
+ * ROOM_GROUP_DEPTH, cycles cut); what it found goes to rc->note. */
+static void
+resolve_dn(struct resolve_ctx *rc, const char *dn, int kind, size_t level)
+{
+    if (++rc->lookups > 10000) {
+        if (rc->lookups == 10001)
+            buf_printf(&rc->note, "%s(stopped after 10000 lookups)",
+                       buf_used(&rc->note) ? ", " : "");
+        return;
+    }
+    char *attrs[] = {"objectClass", "xmppJID", "member", NULL};
+    LDAPMessage *res = NULL;
+    int lrc = ldap_search_ext_s(rc->c->ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL,
+                                NULL, NULL, 1, &res);
+    LDAPMessage *e = lrc == LDAP_SUCCESS ? ldap_first_entry(rc->c->ld, res) : NULL;
+    bool is_user = false;
+    bool is_group = false;
+    struct berval **oc = e ? ldap_get_values_len(rc->c->ld, e, "objectClass") : NULL;
+    for (int i = 0; oc && oc[i]; i++) {
+        is_user |= oc[i]->bv_len == 8 && strncasecmp(oc[i]->bv_val, "xmppUser", 8) == 0;
+        is_group |= oc[i]->bv_len == 12 && strncasecmp(oc[i]->bv_val, "groupOfNames", 12) == 0;
+    }
+    ldap_value_free_len(oc);
+    const char *sep = buf_used(&rc->note) ? ", " : "";
+    if (is_user) {
+        char *raw = entry_str(rc->c->ld, e, "xmppJID");
+        char *jid = raw ? jid_normalize(raw) : NULL;
+        if (!jid || !strchr(jid, '@') || strchr(jid, '/'))
+            buf_printf(&rc->note, "%s%s (skipped: bad xmppJID)", sep, dn);
+        else if (!dn_below(dn, rc->c->users))
+            buf_printf(&rc->note, "%s%s (skipped: not below ldap.users)", sep, dn);
+        else {
+            buf_printf(&rc->note, "%s%s", sep, jid);
+            resolved_add(rc, jid, kind, level > 0);
+        }
+        free(jid);
+        free(raw);
+    } else if (is_group) {
+        char *ld = dn_lower(dn);
+        bool cycle = false;
+        for (size_t i = 0; i < rc->depth && !cycle; i++)
+            cycle = strcmp(rc->stack[i], ld) == 0;
+        if (cycle) {
+            buf_printf(&rc->note, "%s(%s again: a cycle, not expanded)", sep, dn);
+            free(ld);
+        } else if (level >= ROOM_GROUP_DEPTH) {
+            buf_printf(&rc->note, "%s(%s: nested more than %d deep, ignored)", sep, dn,
+                       ROOM_GROUP_DEPTH);
+            free(ld);
+        } else {
+            rc->stack[rc->depth++] = ld;
+            struct berval **mv = ldap_get_values_len(rc->c->ld, e, "member");
+            for (int i = 0; mv && mv[i]; i++) {
+                if (mv[i]->bv_len == 0)
+                    continue;
+                char *m = xstrndup(mv[i]->bv_val, mv[i]->bv_len);
+                resolve_dn(rc, m, kind, level + 1);
+                free(m);
+            }
+            ldap_value_free_len(mv);
+            free(rc->stack[--rc->depth]);
+        }
+    } else {
+        buf_printf(&rc->note, "%s%s (skipped: no user or group has this DN)", sep, dn);
+    }
+    ldap_msgfree(res);
+}
+
+static int
+resolved_cmp(const void *a, const void *b)
+{
+    const struct resolved *x = a;
+    const struct resolved *y = b;
+    int c = strcmp(x->jid, y->jid);
+    return c ? c : x->kind - y->kind;
+}
+
+/* The lists the nodes end up with: one affiliation per JID, a ban first,
+ * then the strongest. */
+static void
+print_effective(struct resolve_ctx *rc)
+{
+    static const int order[AFF_N] = {AFF_OUTCAST, AFF_OWNER, AFF_ADMIN, AFF_MEMBER};
+    qsort(rc->v, rc->n, sizeof *rc->v, resolved_cmp);
+    int *final = xcalloc(rc->n ? rc->n : 1, sizeof *final);
+    for (size_t i = 0; i < rc->n; i++) {
+        final[i] = -1;
+        if (i > 0 && strcmp(rc->v[i - 1].jid, rc->v[i].jid) == 0)
+            continue;
+        int best = AFF_N;
+        for (size_t j = i; j < rc->n && strcmp(rc->v[j].jid, rc->v[i].jid) == 0; j++)
+            for (int p = 0; p < AFF_N; p++)
+                if (order[p] == rc->v[j].kind && p < best)
+                    best = p;
+        final[i] = order[best];
+    }
+    static const char *const plural[AFF_N] = {"owners", "admins", "members", "outcasts"};
+    for (int k = 0; k < AFF_N; k++) {
+        printf("%-10s", plural[k]);
+        size_t shown = 0;
+        for (size_t i = 0; i < rc->n; i++) {
+            if (final[i] != k)
+                continue;
+            bool direct = false;
+            for (size_t j = i; j < rc->n && strcmp(rc->v[j].jid, rc->v[i].jid) == 0; j++)
+                direct |= rc->v[j].kind == k && !rc->v[j].via_group;
+            printf(" %s%s", rc->v[i].jid, direct ? "" : " (group)");
+            shown++;
+        }
+        printf("%s\n", shown ? "" : " -");
+    }
+    free(final);
+}
+
+static int
+cmd_room_show(struct ctl *c, int argc, char **argv)
+{
+    if (argc != 1) {
+        fail("usage: room show JID", "bad arguments");
+        return 2;
+    }
+    if (!c->base) {
+        fail("pass -c node.cfg (ldap.base), --env DIR/env, or --base DN", "no directory base");
+        return 2;
+    }
+    ctl_policies(c, false);
+    char *jid = room_jid(argv[0]);
+    if (!jid)
+        return 2;
+    char *attrs[] = {"cn",          "description",     "xmppRoomConfig", "xmppClearance",
+                     "xmppDefaultLabel", "owner",      "xmppRoomAdmin",  "member",
+                     "xmppRoomOutcast",  NULL};
+    LDAPMessage *res = NULL;
+    LDAPMessage *e = NULL;
+    int ret = 1;
+    if (room_search(c, jid, attrs, &res, &e) != PAL_OK)
+        goto out;
+    if (!e) {
+        fail("list the rooms with: room list", "no room %s", jid);
+        goto out;
+    }
+    char *dn = ldap_get_dn(c->ld, e);
+    char *name = room_entry_name(c->ld, e, dn);
+    char *desc = entry_str(c->ld, e, "description");
+    char *config = entry_str(c->ld, e, "xmppRoomConfig");
+    printf("jid        %s\ndn         %s\n", jid, dn);
+    printf("name       %s\n", name ? name : "-");
+    printf("desc       %s\n", desc ? desc : "-");
+    bool unreadable;
+    user_clearances(c, e, NULL, 0, &unreadable, true);
+    struct berval **dl = ldap_get_values_len(c->ld, e, "xmppDefaultLabel");
+    if (dl) {
+        char *t = label_der_text(c->policies, (unsigned char *)dl[0]->bv_val, dl[0]->bv_len);
+        printf("default    %s\n", t);
+        free(t);
+    } else {
+        printf("default    none (unlabelled messages stay unlabelled)\n");
+    }
+    ldap_value_free_len(dl);
+    if (!config)
+        printf("config     none (the defaults)\n");
+    for (char *p = config, *nl; p && *p; p = nl ? nl + 1 : p + strlen(p)) {
+        nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        if (strncmp(p, ROOM_SECRET_VAR "=", strlen(ROOM_SECRET_VAR) + 1) == 0)
+            printf("config     %s=(set, not shown)\n", ROOM_SECRET_VAR);
+        else if (len > 0)
+            printf("config     %.*s\n", len, p);
+    }
+    struct resolve_ctx rc = {.c = c};
+    buf_init(&rc.note);
+    for (int k = 0; k < AFF_N; k++) {
+        struct berval **av = ldap_get_values_len(c->ld, e, aff_attr[k]);
+        for (int i = 0; av && av[i]; i++) {
+            char *v = xstrndup(av[i]->bv_val, av[i]->bv_len);
+            buf_reset(&rc.note);
+            resolve_dn(&rc, v, k, 0);
+            buf_append(&rc.note, "", 1);
+            printf("%-10s %s: %s\n", aff_word[k], v,
+                   buf_used(&rc.note) > 1 ? buf_head(&rc.note) : "(an empty group)");
+            free(v);
+        }
+        ldap_value_free_len(av);
+    }
+    printf("-- as the nodes see it (one affiliation per JID: a ban first, then the strongest)\n");
+    print_effective(&rc);
+    for (size_t i = 0; i < rc.n; i++)
+        free(rc.v[i].jid);
+    free(rc.v);
+    buf_free(&rc.note);
+    if (policy_set_count(c->policies) == 0)
+        printf("(values in numbers: pass --spif FILE or -c node.cfg for names)\n");
+    wipe_free(config);
+    free(desc);
+    free(name);
+    ldap_memfree(dn);
+    ret = 0;
+out:
+    ldap_msgfree(res);
+    free(jid);
+    return ret;
+}
+
 /* ---- The command table ----------------------------------------------------------- */
 
 static const struct ctl_command commands[] = {
@@ -2712,6 +3951,25 @@ static const struct ctl_command commands[] = {
      cmd_node_status, 0},
     {"node", "list", "", "the cluster's nodes: name, endpoint, site, public key (tab-separated)",
      cmd_node_list, NEED_LDAP},
+    {"room", "add",
+     "JID [--name N] [--description D] [--clearance TEXT]... [--default-label TEXT] "
+     "[--owner JID|DN]... [--admin JID|DN]... [--member JID|DN]... [--outcast JID|DN]... "
+     "[--room-config VAR=VALUE]...",
+     "define a persistent room (JID: room@conference.DOMAIN; DN: a group's or user's; config: "
+     "XEP-0045 muc#roomconfig_* vars)",
+     cmd_room_add, NEED_LDAP},
+    {"room", "set",
+     "JID [the options of room add] [--no-description] [--no-clearance] [--no-default-label] "
+     "[--no-room-config] [--no-owners] [--no-admins] [--no-members] [--no-outcasts]",
+     "change a room: a list given replaces the room's; --room-config VAR=VALUE changes that "
+     "var only",
+     cmd_room_set, NEED_LDAP},
+    {"room", "show", "JID",
+     "a room's entry, its affiliations resolved through users and groups as the nodes do",
+     cmd_room_show, NEED_LDAP},
+    {"room", "list", "", "list rooms: jid, name, DN, clearance (tab-separated)", cmd_room_list,
+     NEED_LDAP},
+    {"room", "del", "JID", "remove a room (its occupants leave it)", cmd_room_del, NEED_LDAP},
     {"policy", "check", "[SPIF...]",
      "validate SPIF files (default: --spif, or -c's policy.spif) and list what they define",
      cmd_policy_check, 0},
@@ -2732,6 +3990,8 @@ usage(FILE *out)
             "policy.spif)\n"
             "  --env FILE              a scripts/slapd-dev.sh env file (binds as the admin)\n"
             "  --uri URI --bind-dn DN --bind-secret-file F --users BASE --base DN\n"
+            "  --rooms DN              where room add puts rooms (default: ldap.rooms, or "
+            "ou=rooms,BASE)\n"
             "  --starttls --ca-file F\n"
             "  --domain D              the domain of user JIDs given without one\n"
             "  --spif FILE             a security policy (repeatable; instead of policy.spif)\n"
@@ -2757,7 +4017,8 @@ takes_value(const char *a)
     static const char *const opts[] = {
         "--password-file", "--name",        "--clearance-file", "--clearance",  "--user",
         "--label",         "--label-b64",   "--label-xml",      "--secret-file", "--public-key",
-        "--site",          NULL};
+        "--site",          "--description", "--default-label", "--owner",     "--admin",
+        "--member",        "--outcast",     "--room-config",   NULL};
     for (size_t i = 0; opts[i]; i++)
         if (strcmp(a, opts[i]) == 0)
             return true;
@@ -2783,6 +4044,7 @@ global_opt(struct ctl *c, int argc, char **argv, int i, char **config, char **en
         {"--bind-secret-file", secret_file},
         {"--users", &c->users},
         {"--base", &c->base},
+        {"--rooms", &c->rooms},
         {"--domain", &c->domain},
         {"--ca-file", &c->ca_file},
         {"--spif", NULL},
@@ -2831,6 +4093,7 @@ ctl_merge(struct ctl *c, struct ctl *over, const char *config, const char *env,
     char **pairs[][2] = {
         {&c->uri, &over->uri},         {&c->bind_dn, &over->bind_dn}, {&c->users, &over->users},
         {&c->base, &over->base},       {&c->domain, &over->domain},   {&c->ca_file, &over->ca_file},
+        {&c->rooms, &over->rooms},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
         if (*pairs[i][1])
