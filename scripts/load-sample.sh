@@ -23,9 +23,26 @@
 # (dave, with no clearance, may not send a labelled default: his unlabelled
 # messages would then be refused.) Running this script again removes them.
 #
-# Accounts, clearances and labels are set with palisadectl (so accounts get
-# {SSHA} and SCRAM secrets and clearances are DER from their text form); the
-# vCard attributes with ldapmodify. Running it again resets the passwords,
+# Two persistent multi-user chat rooms (xmppRoom entries under ou=rooms) at the
+# room service conference.DOMAIN, and one group (groupOfNames under ou=groups):
+#
+#   briefing@conference.DOMAIN    clearance up to SECRET, NATO and EU, releasable
+#                                 to GBR FRA DEU USA (alice's); no default label, so
+#                                 alice, bob, carol and dave may all join (each
+#                                 reads what their clearance allows); owner alice
+#   restricted@conference.DOMAIN  clearance up to RESTRICTED; default label
+#                                 'policy=PALISADE class=RESTRICTED' (unlabelled
+#                                 messages get it; joining needs a clearance that
+#                                 dominates it, which dave lacks); members only
+#                                 (muc#roomconfig_membersonly=1); owner alice;
+#                                 members: the group cn=analysts,ou=groups (carol
+#                                 and bob)
+#
+# Running it again resets both rooms and the group to exactly this.
+#
+# Accounts, clearances, labels and rooms are set with palisadectl (so accounts
+# get {SSHA} and SCRAM secrets and clearances are DER from their text form); the
+# vCard attributes and the group with ldapmodify. Running it again resets the passwords,
 # attributes, clearances, default labels and label-support settings.
 #
 #   load-sample.sh DIR DOMAIN
@@ -84,6 +101,7 @@ users=(
 )
 
 say "palisadectl: $ctl; directory: $LDAP_URI; domain: $domain; policy: $spif"
+declare -A user_dn
 "$ctl" --spif "$spif" policy check >/dev/null ||
     die "the sample policy $spif does not load" "see the palisadectl message above"
 existing="$(ctl_run user list | cut -f1)" || die "palisadectl user list failed" \
@@ -104,6 +122,7 @@ for row in "${users[@]}"; do
     fi
     dn="$(ctl_run user list | awk -F'\t' -v j="$jid" '$1 == j { print $4 }')"
     [ -n "$dn" ] || die "$jid is not in the directory after adding it" "check $dir/slapd.log"
+    user_dn[$uid]="$dn"
 
     say "setting the vCard attributes of $jid"
     {
@@ -140,5 +159,62 @@ say "no default labels: clearing the server's and $domain's (if set)"
 ctl_settings default-label --clear >/dev/null &&
     ctl_settings default-label --domain "$domain" --clear >/dev/null ||
     die "could not clear the default labels" "see the palisadectl message above"
+
+ldap_admin() { "$1" -x -H "$LDAP_URI" -D "$LDAP_ADMIN_DN" -y "$LDAP_ADMIN_SECRET_FILE" "${@:2}"; }
+# Adds the entry of the LDIF on stdin; 68 (alreadyExists) is left to the caller.
+ldif_add() {
+    local rc=0
+    ldap_admin ldapmodify >/dev/null 2>"$dir/load-sample.err" || rc=$?
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 68 ]; then
+        sed 's/^/    /' "$dir/load-sample.err" >&2
+        die "ldapmodify failed (exit $rc)" "check $dir/slapd.log"
+    fi
+    return "$rc"
+}
+
+groups_dn="${LDAP_GROUPS:-ou=groups,$LDAP_BASE}"
+analysts="cn=analysts,$groups_dn"
+say "group $analysts: carol and bob"
+printf 'dn: %s\nchangetype: add\nobjectClass: organizationalUnit\nou: groups\n\n' "$groups_dn" |
+    ldif_add || true
+if ! printf 'dn: %s\nchangetype: add\nobjectClass: groupOfNames\ncn: analysts\nmember: %s\nmember: %s\ndescription: %s\n\n' \
+    "$analysts" "${user_dn[carol]}" "${user_dn[bob]}" "sample group: members of restricted@conference.$domain" |
+    ldif_add; then
+    printf 'dn: %s\nchangetype: modify\nreplace: member\nmember: %s\nmember: %s\n\n' \
+        "$analysts" "${user_dn[carol]}" "${user_dn[bob]}" | ldif_add ||
+        die "could not reset the members of $analysts" "check $dir/slapd.log"
+fi
+
+# room JID OPTIONS... -- SET_ONLY_OPTIONS...: adds the room, or resets an existing one
+room() {
+    local jid="$1" common=() resets=()
+    shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do common+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    resets=("$@")
+    if ctl_run room show "$jid" >/dev/null 2>&1; then
+        say "$jid exists: resetting it"
+        ctl_run room set "$jid" "${common[@]}" "${resets[@]}" >/dev/null ||
+            die "could not reset the room $jid" "see the palisadectl message above"
+    else
+        say "adding the room $jid"
+        ctl_run room add "$jid" "${common[@]}" >/dev/null ||
+            die "could not add the room $jid" "see the palisadectl message above"
+    fi
+}
+room "briefing@conference.$domain" --name "Briefing room" \
+    --description "Daily briefing, up to SECRET NATO/EU" \
+    --clearance "$(clearance_of alice)" --owner "alice@$domain" \
+    -- --no-default-label --no-admins --no-members --no-outcasts --no-room-config
+room "restricted@conference.$domain" --name "Restricted room" \
+    --description "Analysts only, up to RESTRICTED" \
+    --clearance 'policy=PALISADE class=RESTRICTED' \
+    --default-label 'policy=PALISADE class=RESTRICTED' \
+    --owner "alice@$domain" --member "$analysts" \
+    --room-config muc#roomconfig_membersonly=1 \
+    -- --no-admins --no-outcasts --no-room-config
+
 say "done: alice, bob, carol, dave @$domain (passwords <name>-secret); clearances:"
 ctl_run user list | awk -F'\t' '{ printf "load-sample:   %-24s %s\n", $1, $5 }'
+say "rooms:"
+ctl_run room list | awk -F'\t' '{ printf "load-sample:   %-32s %s\n", $1, $4 }'

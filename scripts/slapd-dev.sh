@@ -10,7 +10,7 @@
 #   slapd-dev.sh restart DIR      stop and start it again on the same data (reconnect tests)
 #   slapd-dev.sh status DIR       exit 0 when it answers, 3 when it is not running
 #
-# DIR/env is shell-sourceable: LDAP_URI LDAP_BASE LDAP_USERS LDAP_SERVICE_DN
+# DIR/env is shell-sourceable: LDAP_URI LDAP_BASE LDAP_USERS LDAP_ROOMS LDAP_GROUPS LDAP_SERVICE_DN
 # LDAP_SERVICE_SECRET_FILE LDAP_ADMIN_DN LDAP_ADMIN_SECRET_FILE LDAPI_URI (plus LDAP_PORT,
 # SLAPD_PID_FILE). Secrets live in DIR/admin.secret and DIR/service.secret (mode 600, no
 # trailing newline, usable with `ldapsearch -y`). SLAPD_LOGLEVEL=stats (or any olcLogLevel)
@@ -22,6 +22,12 @@ USERS_DN="ou=people,$BASE_DN"
 # Cluster members (xmppNode). The service account may write here for development only
 # (palisadectl node add with a node's config); in production only an administrator may.
 NODES_DN="ou=nodes,$BASE_DN"
+# Persistent MUC rooms (xmppRoom). The nodes write rooms their owners create or configure
+# through XMPP, so the service account manages them, except clearance and default label,
+# which only an administrator sets.
+ROOMS_DN="ou=rooms,$BASE_DN"
+# Groups (groupOfNames) that rooms name as owners, admins, members or outcasts.
+GROUPS_DN="ou=groups,$BASE_DN"
 SERVICE_DN="cn=palisade,ou=services,$BASE_DN"
 ADMIN_DN="cn=admin,$BASE_DN"
 MODULE_PATH="/usr/lib/ldap"
@@ -226,15 +232,21 @@ olcDbMaxSize: 268435456
 olcDbIndex: objectClass eq
 olcDbIndex: entryCSN,entryUUID eq
 olcDbIndex: xmppJID eq
+olcDbIndex: xmppRoomJID eq
 olcLimits: {0}dn.exact="$SERVICE_DN" size=unlimited time=unlimited
+olcAddContentAcl: TRUE
 olcAccess: {0}to * by dn.exact="$peercred" manage by * break
 olcAccess: {1}to dn.subtree="$USERS_DN" attrs=userPassword,xmppScramSecret
   by dn.exact="$SERVICE_DN" manage by self =xw by anonymous auth by * none
 olcAccess: {2}to attrs=userPassword,xmppScramSecret
   by dn.exact="$SERVICE_DN" read by self =xw by anonymous auth by * none
 olcAccess: {3}to dn.subtree="$USERS_DN" by dn.exact="$SERVICE_DN" manage by * none
-olcAccess: {4}to dn.subtree="$NODES_DN" by dn.exact="$SERVICE_DN" manage by * none
-olcAccess: {5}to * by dn.exact="$SERVICE_DN" read by * none
+olcAccess: {4}to dn.subtree="$ROOMS_DN"
+  attrs=xmppClearance,xmppDefaultLabel,xmppSecurityLabel,xmppLabelPolicy
+  by dn.exact="$SERVICE_DN" read by * none
+olcAccess: {5}to dn.subtree="$ROOMS_DN" by dn.exact="$SERVICE_DN" manage by * none
+olcAccess: {6}to dn.subtree="$NODES_DN" by dn.exact="$SERVICE_DN" manage by * none
+olcAccess: {7}to * by dn.exact="$SERVICE_DN" read by * none
 
 dn: olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config
 objectClass: olcOverlayConfig
@@ -265,9 +277,15 @@ objectClass: organizationalUnit
 ou: settings
 description: xmppServerSettings entries: cn=default (server-wide), cn=<domain>
 
-dn: ou=rooms,$BASE_DN
+dn: $ROOMS_DN
 objectClass: organizationalUnit
 ou: rooms
+description: xmppRoom entries (persistent MUC rooms): cn=<room>
+
+dn: $GROUPS_DN
+objectClass: organizationalUnit
+ou: groups
+description: groupOfNames entries that rooms name as owners, admins, members or outcasts
 
 dn: ou=peers,$BASE_DN
 objectClass: organizationalUnit
@@ -282,7 +300,7 @@ dn: $SERVICE_DN
 objectClass: organizationalRole
 objectClass: simpleSecurityObject
 cn: palisade
-description: Palisade service account (reads everything, manages $USERS_DN and, for development, $NODES_DN)
+description: Palisade service account (reads everything, manages $USERS_DN and $ROOMS_DN but their clearances and default labels, and, for development, $NODES_DN)
 userPassword: $service_hash
 EOF
 
@@ -314,6 +332,8 @@ EOF
         q LDAP_PORT "$port"
         q LDAP_BASE "$BASE_DN"
         q LDAP_USERS "$USERS_DN"
+        q LDAP_ROOMS "$ROOMS_DN"
+        q LDAP_GROUPS "$GROUPS_DN"
         q LDAP_SERVICE_DN "$SERVICE_DN"
         q LDAP_SERVICE_SECRET_FILE "$dir/service.secret"
         q LDAP_ADMIN_DN "$ADMIN_DN"
