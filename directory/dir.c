@@ -187,7 +187,8 @@ dir_settings_take(struct dir *d, const struct dir_settings *in, char *err, size_
         snprintf(err, errlen, "ldap.users: must be ldap.base or below it");
         return PAL_ECONFIG;
     }
-    char *rooms = in->rooms && in->rooms[0] ? xstrdup(in->rooms) : xasprintf("ou=rooms,%s", in->base);
+    char *rooms =
+        in->rooms && in->rooms[0] ? xstrdup(in->rooms) : xasprintf("ou=rooms,%s", in->base);
     char *nrooms = dir_dn_normalize(rooms);
     nusers = dir_dn_normalize(users);
     nbase = dir_dn_normalize(in->base);
