@@ -373,10 +373,13 @@ class Info:
         return fields[var][1] if var in fields else None
 
 
-def disco_info(c, jid):
-    """Info of jid, or the error answer (when it is an error)."""
+def disco_info(c, jid, check=True):
+    """Info of jid; the error answer instead when check is False and it is an error."""
     r = c.iq("get", "<query xmlns='%s'/>" % NS_DISCO_INFO, to=jid)
-    return Info(r) if r["type"] == "result" else r
+    if r["type"] == "result":
+        return Info(r)
+    assert not check, "disco#info of %s failed: %s" % (jid, summary(r))
+    return r
 
 
 def disco_items(c, jid):
