@@ -444,9 +444,14 @@ def room_ldif(slapd, room, *, name=None, owners=(), admins=(), members=(), outca
     return "\n".join(lines) + "\n"
 
 
+def group_dn(slapd, cn):
+    return "cn=%s,ou=groups,%s" % (cn, slapd.env["LDAP_BASE"])
+
+
 def group_ldif(slapd, cn, members):
-    """A groupOfNames (cn=<cn>,ou=rooms,<base>) with member DNs (at least one)."""
-    lines = ["dn: cn=%s,%s" % (cn, rooms_base(slapd)), "objectClass: groupOfNames", "cn: %s" % cn]
+    """A groupOfNames (cn=<cn>,ou=groups,<base>, as docs/DIRECTORY.md shows) with member
+    DNs (at least one)."""
+    lines = ["dn: %s" % group_dn(slapd, cn), "objectClass: groupOfNames", "cn: %s" % cn]
     lines += ["member: %s" % dn for dn in members]
     return "\n".join(lines) + "\n"
 
