@@ -1259,6 +1259,34 @@ out:
         jid_free(to[i]);
 }
 
+/* Sends m (takes our reference) to a user: to the resources it has in the
+ * room when m is addressed to its bare JID (a decline's inviter is usually
+ * there, and a resource that only sent the room its presence would not get a
+ * message to its bare JID), else to m's address. */
+static void
+muc_admin_send_to_user(struct server *srv, struct muc_room *r, struct stanza *m)
+{
+    struct stanza *c;
+    bool is_sent = false;
+    size_t i;
+
+    if (m->to->resource == NULL) {
+        for (i = 0; i < r->n_occ; i++) {
+            if (strcmp(r->occ[i]->jid->bare, m->to->bare) != 0)
+                continue;
+            c = stanza_copy(m);
+            c->id = server_next_id(srv);
+            stanza_set_to(c, r->occ[i]->jid);
+            muc_admin_send(srv, c);
+            is_sent = true;
+        }
+    }
+    if (is_sent)
+        stanza_unref(m);
+    else
+        muc_admin_send(srv, m);
+}
+
 static void
 muc_admin_declines(struct server *srv, struct stanza *st, const struct xml_node *x,
                    struct muc_room *r, bool is_labelled)
@@ -1283,7 +1311,7 @@ muc_admin_declines(struct server *srv, struct stanza *st, const struct xml_node 
         if (reason != NULL && reason[0] != '\0')
             muc_admin_text_el(m, dec, "reason", reason);
         log_info("muc decline room=%s from=%s to=%s", r->jid, st->from->bare, to->full);
-        muc_admin_send(srv, m);
+        muc_admin_send_to_user(srv, r, m);
         jid_free(to);
     }
 }
