@@ -2186,8 +2186,10 @@ dir_replica_room_put(struct dir_replica *r, const struct dir_room_spec *spec,
         out->cn = xrealloc(out->cn, (out->n_cn + 1) * sizeof *out->cn);
         out->cn[out->n_cn++] = name;
     }
-    out->description = spec->description ? xstrdup(spec->description) : NULL;
-    out->config = spec->config ? xstrdup(spec->config) : NULL;
+    /* as the directory will echo them: an empty value is no value */
+    out->description = spec->description && spec->description[0] ? xstrdup(spec->description)
+                                                                   : NULL;
+    out->config = spec->config && spec->config[0] ? xstrdup(spec->config) : NULL;
     for (int k = 0; k < DIR_AFFIL_N; k++)
         room_aff_merge(r, base, k, dns[k].v, dns[k].n, &out->aff[k], &out->n_aff[k]);
 
