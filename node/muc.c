@@ -1018,7 +1018,8 @@ muc_send_subject(struct server *srv, struct muc_room *r, struct sess *s)
 
 /* ---- entering, changing, leaving (presence to room/nick) ---- */
 
-/* XEP-0045 §7.2: the checks of an entering user, in the XEP's order. NULL
+/* XEP-0045 §7.2: the checks of an entering user, in the XEP's order with the
+ * clearance check after the ban. NULL
  * when it may enter, else the error condition (etype and text filled). */
 static const char *
 muc_enter_refusal(struct server *srv, struct muc_room *r, struct stanza *st, const char *nick,
@@ -1033,6 +1034,12 @@ muc_enter_refusal(struct server *srv, struct muc_room *r, struct stanza *st, con
     if (a == MUC_AFFIL_OUTCAST) {
         *etype = "auth";
         *text = "You are banned from this room";
+        return "forbidden";
+    }
+    /* Before membership: no membership would let an uncleared user in. */
+    if (!labels_may_enter(srv, st->from->bare, r->dir)) {
+        *etype = "auth";
+        *text = "Your clearance does not cover this room's default security label";
         return "forbidden";
     }
     if (r->cfg.members_only && a < MUC_AFFIL_MEMBER) {
@@ -1064,11 +1071,6 @@ muc_enter_refusal(struct server *srv, struct muc_room *r, struct stanza *st, con
         *etype = "wait";
         *text = "The room is full";
         return "service-unavailable";
-    }
-    if (!labels_may_enter(srv, st->from->bare, r->dir)) {
-        *etype = "auth";
-        *text = "Your clearance does not cover this room's default security label";
-        return "forbidden";
     }
     return NULL;
 }
