@@ -6,7 +6,20 @@
  * those limits are what bounds re-parsing), and one element tree per top-level
  * stanza. A callback may suspend the parser at the end of its stanza; the bytes
  * behind it are then left unconsumed, so after <starttls/> nothing sent in the
- * clear can slip into the encrypted stream. */
+ * clear can slip into the encrypted stream.
+ *
+ * An idle stream may hibernate (xstream_hibernate): between top-level stanzas
+ * the only state expat holds that matters is the open <stream:stream> and its
+ * namespace declarations, so the parser is freed and, on the next bytes, a
+ * fresh one is given the stream header's own bytes (kept when it arrived)
+ * before the new input. Byte offsets then count from the fresh parser's
+ * start, header included, like they do after a restart.
+ *
+ * For the memory to really go back, a parser's allocations come from one
+ * block of its own, mapped with mmap (bump allocation, as far as it reaches;
+ * then malloc), not as about 30 pieces scattered between the long-lived
+ * objects of other connections, where freeing them would leave holes that
+ * stay resident. Unmapping the block gives its pages back at once. */
 #include "xstream.h"
 
 #include <inttypes.h>
@@ -18,6 +31,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sys/mman.h>
+
 #include <expat.h>
 
 #include "buf.h"
@@ -25,10 +40,133 @@
 #include "xml_int.h"
 
 #define STREAM_QNAME XMPP_NS_STREAMS "\x01stream"
+/* A fresh parser with a stream header and a few stanzas holds about 10 KiB. */
+#define XSTREAM_BLOCK_SIZE (12 * 1024)
 #define XML_LANG_QNAME XML_NS_XML "\x01lang"
 
+/* expat's memory (see the top of the file). Every allocation starts with a
+ * header naming the block it came from, or NULL for malloc. */
+struct xs_block {
+    size_t used; /* bytes of data[] handed out */
+    size_t last; /* offset in data[] of the latest allocation, SIZE_MAX if freed */
+    char data[];
+};
+
+struct xs_hdr {
+    struct xs_block *block;
+    size_t size;
+};
+
+#define XS_BLOCK_DATA (XSTREAM_BLOCK_SIZE - sizeof(struct xs_block))
+
+/* The block of the parser expat is working for: set around every expat call
+ * that may allocate (calls may nest, from callbacks, so it is saved and put
+ * back). Per thread, like expat's own state. */
+static _Thread_local struct xs_block *xs_current;
+
+static size_t
+xs_round(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+static void *
+xs_alloc_in(struct xs_block *b, size_t n)
+{
+    struct xs_hdr *h;
+    size_t need;
+
+    if (n > SIZE_MAX / 2)
+        return NULL;
+    need = sizeof(*h) + xs_round(n);
+    if (b != NULL && XS_BLOCK_DATA - b->used >= need) {
+        h = (struct xs_hdr *)(void *)(b->data + b->used);
+        b->last = b->used;
+        b->used += need;
+        h->block = b;
+    } else {
+        h = malloc(sizeof(*h) + n);
+        if (h == NULL)
+            return NULL;
+        h->block = NULL;
+    }
+    h->size = n;
+    return h + 1;
+}
+
+static void *
+xs_malloc(size_t n)
+{
+    return xs_alloc_in(xs_current, n);
+}
+
+static void
+xs_free(void *p)
+{
+    struct xs_hdr *h;
+    struct xs_block *b;
+
+    if (p == NULL)
+        return;
+    h = (struct xs_hdr *)p - 1;
+    b = h->block;
+    if (b == NULL) {
+        free(h);
+        return;
+    }
+    /* Inside a block only the latest allocation can be taken back; the rest
+     * goes when the block does. */
+    if (b->last != SIZE_MAX && (char *)h == b->data + b->last) {
+        b->used = b->last;
+        b->last = SIZE_MAX;
+    }
+}
+
+static void *
+xs_realloc(void *p, size_t n)
+{
+    struct xs_hdr *h;
+    struct xs_hdr *h2;
+    struct xs_block *b;
+    void *q;
+
+    if (p == NULL)
+        return xs_malloc(n);
+    h = (struct xs_hdr *)p - 1;
+    b = h->block;
+    if (b == NULL) {
+        if (n > SIZE_MAX / 2)
+            return NULL;
+        h2 = realloc(h, sizeof(*h2) + n);
+        if (h2 == NULL)
+            return NULL;
+        h2->size = n;
+        return h2 + 1;
+    }
+    if (n <= h->size) {
+        h->size = n;
+        return p;
+    }
+    /* The latest allocation grows in place while the block lasts. */
+    if (b->last != SIZE_MAX && (char *)h == b->data + b->last && n <= SIZE_MAX / 2 &&
+        XS_BLOCK_DATA - b->last >= sizeof(*h) + xs_round(n)) {
+        b->used = b->last + sizeof(*h) + xs_round(n);
+        h->size = n;
+        return p;
+    }
+    q = xs_alloc_in(b, n);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, h->size);
+    xs_free(p);
+    return q;
+}
+
+static const XML_Memory_Handling_Suite xs_memory = {xs_malloc, xs_realloc, xs_free};
+
 struct xstream {
-    XML_Parser p;
+    XML_Parser p;            /* NULL while hibernating */
+    struct xs_block *block;  /* p's memory */
     struct xstream_limits lim;
     struct xstream_callbacks cb;
     void *arg;
@@ -36,6 +174,8 @@ struct xstream {
     unsigned depth;          /* open elements: stream = 1, stanza = 2 */
     unsigned ns_decls;       /* namespace declarations on the element being opened */
     char *default_ns;        /* xmlns of the stream header */
+    char *header;            /* the stream header's start tag, as received */
+    size_t header_len;
     struct xml_tree *tree;   /* stanza being built */
     struct xml_node *cur;
     struct buf text;         /* character data pending for cur */
@@ -49,6 +189,7 @@ struct xstream {
     uint64_t stop_at;        /* where a suspend or close ended the input */
 
     bool is_in_parse;
+    bool is_waking;          /* the fresh parser is reading the saved header */
     bool is_suspend_requested;
     bool is_suspended;       /* parser stopped after a stanza; restart to go on */
     bool is_restart_pending; /* xstream_restart called from a callback */
@@ -78,6 +219,8 @@ xstream_error_condition(enum xstream_error e)
         return "bad-format";
     case XSTREAM_ERR_INVALID_XML:
         return "invalid-xml";
+    case XSTREAM_ERR_INTERNAL_SERVER_ERROR:
+        return "internal-server-error";
     }
     return "undefined-condition";
 }
@@ -157,6 +300,27 @@ after_callback(struct xstream *x)
     XML_StopParser(x->p, XML_TRUE);
 }
 
+/* Keeps the header's start tag, as received, for waking from hibernation.
+ * expat (built with XML_CONTEXT_BYTES) holds the whole current token in its
+ * buffer; when it cannot show it, the stream simply never hibernates. */
+static void
+save_header(struct xstream *x)
+{
+    int offset = 0;
+    int size = 0;
+    const char *ctx = XML_GetInputContext(x->p, &offset, &size);
+    int count = XML_GetCurrentByteCount(x->p);
+
+    free(x->header);
+    x->header = NULL;
+    x->header_len = 0;
+    if (ctx == NULL || offset < 0 || count <= 0 || offset > size || count > size - offset)
+        return;
+    x->header = xmalloc((size_t)count);
+    memcpy(x->header, ctx + offset, (size_t)count);
+    x->header_len = (size_t)count;
+}
+
 static void
 open_stream(struct xstream *x, const XML_Char *qname, const XML_Char **atts)
 {
@@ -168,6 +332,9 @@ open_stream(struct xstream *x, const XML_Char *qname, const XML_Char **atts)
              XMPP_NS_STREAMS);
         return;
     }
+    if (x->is_waking)
+        return; /* the same header again: the owner has seen it */
+    save_header(x);
     memset(&h, 0, sizeof(h));
     for (i = 0; atts[i] != NULL; i += 2) {
         if (strcmp(atts[i], "to") == 0)
@@ -308,7 +475,7 @@ on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
     if (is_stopped(x))
         return;
     x->ns_decls++;
-    if (x->depth == 0 && prefix == NULL) {
+    if (x->depth == 0 && prefix == NULL && !x->is_waking) {
         free(x->default_ns);
         x->default_ns = xstrdup(uri != NULL ? uri : "");
     }
@@ -392,15 +559,67 @@ on_external_entity(XML_Parser p, const XML_Char *context, const XML_Char *base,
     return XML_STATUS_ERROR;
 }
 
+static void
+oom_parser(void)
+{
+    fprintf(stderr, "palisade: out of memory (expat parser)\n");
+    abort();
+}
+
+/* expat's calls that may allocate, with x's block as the current one. */
+static enum XML_Status
+parse(struct xstream *x, const char *data, int len)
+{
+    struct xs_block *saved = xs_current;
+    enum XML_Status st;
+
+    xs_current = x->block;
+    st = XML_Parse(x->p, data, len, XML_FALSE);
+    xs_current = saved;
+    return st;
+}
+
+/* Frees the parser; its block too unless keep_block (a restart reuses it). */
+static void
+parser_free(struct xstream *x, bool keep_block)
+{
+    if (x->p != NULL)
+        XML_ParserFree(x->p);
+    x->p = NULL;
+    if (x->block == NULL)
+        return;
+    if (keep_block) {
+        x->block->used = 0;
+        x->block->last = SIZE_MAX;
+        return;
+    }
+    munmap(x->block, XSTREAM_BLOCK_SIZE);
+    x->block = NULL;
+}
+
 static XML_Parser
 parser_new(struct xstream *x)
 {
-    XML_Parser p = XML_ParserCreateNS("UTF-8", XML_NS_SEP);
+    static const XML_Char sep[] = {XML_NS_SEP, '\0'};
+    struct xs_block *saved = xs_current;
+    XML_Parser p;
 
-    if (p == NULL) {
-        fprintf(stderr, "palisade: out of memory (expat parser)\n");
-        abort();
+    if (x->block == NULL) {
+        void *mem = mmap(NULL, XSTREAM_BLOCK_SIZE, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        /* Without a block (out of mappings, vm.max_map_count) expat's
+         * memory simply comes from malloc. */
+        if (mem != MAP_FAILED) {
+            x->block = mem;
+            x->block->used = 0;
+            x->block->last = SIZE_MAX;
+        }
     }
+    xs_current = x->block;
+    p = XML_ParserCreate_MM("UTF-8", &xs_memory, sep);
+    xs_current = saved;
+    if (p == NULL)
+        oom_parser();
     XML_SetUserData(p, x);
     XML_SetElementHandler(p, on_start, on_end);
     XML_SetCharacterDataHandler(p, on_chars);
@@ -427,13 +646,15 @@ parser_new(struct xstream *x)
 static void
 reset(struct xstream *x)
 {
-    if (x->p != NULL)
-        XML_ParserFree(x->p);
+    parser_free(x, true);
     x->p = parser_new(x);
     x->depth = 0;
     x->ns_decls = 0;
     free(x->default_ns);
     x->default_ns = NULL;
+    free(x->header);
+    x->header = NULL;
+    x->header_len = 0;
     xml_tree_free(x->tree);
     x->tree = NULL;
     x->cur = NULL;
@@ -448,6 +669,7 @@ reset(struct xstream *x)
     x->is_closed = false;
     x->is_failed = false;
     x->is_done = false;
+    x->is_waking = false;
     x->detail[0] = '\0';
 }
 
@@ -470,8 +692,9 @@ xstream_free(struct xstream *x)
 {
     if (x == NULL)
         return;
-    XML_ParserFree(x->p);
+    parser_free(x, false);
     free(x->default_ns);
+    free(x->header);
     xml_tree_free(x->tree);
     buf_free(&x->text);
     buf_free(&x->scratch);
@@ -494,6 +717,58 @@ report_error(struct xstream *x)
         x->cb.on_error(x->arg, x->err, x->detail);
 }
 
+/* A fresh parser, back inside the stream: it reads the saved header (the
+ * handlers see it but tell nobody) and then stands where the freed one did. */
+static bool
+wake(struct xstream *x)
+{
+    enum XML_Status st;
+
+    x->p = parser_new(x);
+    x->depth = 0; /* the header opens the stream again */
+    x->is_waking = true;
+    x->is_in_parse = true;
+    st = parse(x, x->header, (int)x->header_len);
+    x->is_in_parse = false;
+    x->is_waking = false;
+    if (st != XML_STATUS_OK || x->is_failed || x->depth != 1) {
+        /* Cannot happen with bytes that parsed before; fail closed. */
+        x->is_failed = true;
+        x->err = XSTREAM_ERR_INTERNAL_SERVER_ERROR;
+        snprintf(x->detail, sizeof(x->detail), "the saved stream header did not parse again");
+        report_error(x);
+        return false;
+    }
+    x->fed = x->header_len;
+    x->mark = x->header_len;
+    return true;
+}
+
+bool
+xstream_hibernate(struct xstream *x)
+{
+    if (x->p == NULL)
+        return true;
+    if (x->is_in_parse || x->is_done || x->is_suspended || x->is_suspend_requested ||
+        x->is_failed || x->is_closed || x->header == NULL)
+        return false;
+    /* Between stanzas inside the stream, and every byte given to expat has
+     * been seen as an event (a trailing CR or a partial tag would be lost). */
+    if (x->depth != 1 || x->tree != NULL || x->ns_decls != 0 || buf_used(&x->text) != 0 ||
+        x->mark != x->fed)
+        return false;
+    parser_free(x, false);
+    buf_free(&x->text);
+    buf_free(&x->scratch);
+    return true;
+}
+
+bool
+xstream_is_hibernating(const struct xstream *x)
+{
+    return x->p == NULL;
+}
+
 size_t
 xstream_feed(struct xstream *x, const char *data, size_t len)
 {
@@ -505,10 +780,12 @@ xstream_feed(struct xstream *x, const char *data, size_t len)
     /* A suspended parser is not resumed: the caller restarts it. */
     if (x->is_done || x->is_suspended || len == 0)
         return 0;
+    if (x->p == NULL && !wake(x))
+        return 0;
     x->is_in_parse = true;
     while (done < len) {
         chunk = len - done > INT_MAX ? INT_MAX : (int)(len - done);
-        st = XML_Parse(x->p, data + done, chunk, XML_FALSE);
+        st = parse(x, data + done, chunk);
         if (st != XML_STATUS_OK)
             break;
         done += (size_t)chunk;

@@ -25,6 +25,7 @@ enum xstream_error {
     XSTREAM_ERR_UNSUPPORTED_ENCODING,/* <unsupported-encoding/>: XML decl not UTF-8 */
     XSTREAM_ERR_BAD_FORMAT,          /* <bad-format/>: e.g. text at the stream level */
     XSTREAM_ERR_INVALID_XML,         /* <invalid-xml/> */
+    XSTREAM_ERR_INTERNAL_SERVER_ERROR, /* <internal-server-error/>: our fault */
 };
 
 /* The RFC 6120 condition element name, e.g. "not-well-formed". */
@@ -67,5 +68,17 @@ void xstream_suspend(struct xstream *x);
 void xstream_restart(struct xstream *x);
 /* True after on_error or on_close. */
 bool xstream_is_done(const struct xstream *x);
+
+/* Frees the expat parser of an idle stream (about 10 KiB) and any text and
+ * scratch buffers, when the stream is between top-level stanzas with nothing
+ * held in expat. The next xstream_feed() makes a fresh parser and gives it the
+ * saved stream header first (without calling on_open again), so stanzas parse
+ * exactly as before, namespace prefixes of the header included; only the line
+ * numbers in error details start again. Returns true when the stream now holds
+ * no parser (also if it already held none), false when it cannot hibernate
+ * here (inside a stanza, bytes pending, before the header, done, suspended, or
+ * called from a callback). Cheap to call on a busy stream that cannot. */
+bool xstream_hibernate(struct xstream *x);
+bool xstream_is_hibernating(const struct xstream *x);
 
 #endif

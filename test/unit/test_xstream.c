@@ -40,6 +40,8 @@ struct rec {
     char detail[256];
     const char *suspend_on;           /* local name of a stanza that suspends */
     bool is_restart_in_callback;
+    bool is_hibernate_in_callback;    /* try xstream_hibernate from on_stanza */
+    int hibernated_in_callback;       /* times that succeeded (must stay 0) */
 };
 
 static void
@@ -75,6 +77,8 @@ on_stanza(void *arg, struct xml_tree *t)
     r->trees[r->n_stanzas] = t;
     r->n_stanzas++;
     buf_free(&b);
+    if (r->is_hibernate_in_callback && xstream_hibernate(r->x))
+        r->hibernated_in_callback++;
     if (r->suspend_on != NULL && strcmp(t->root->name, r->suspend_on) == 0) {
         if (r->is_restart_in_callback)
             xstream_restart(r->x);
@@ -622,6 +626,315 @@ test_xstream_error_condition_names(void **state)
                         "unsupported-encoding");
     assert_string_equal(xstream_error_condition(XSTREAM_ERR_BAD_FORMAT), "bad-format");
     assert_string_equal(xstream_error_condition(XSTREAM_ERR_INVALID_XML), "invalid-xml");
+    assert_string_equal(xstream_error_condition(XSTREAM_ERR_INTERNAL_SERVER_ERROR),
+                        "internal-server-error");
+}
+
+/* Hibernation: the parser is freed between stanzas and made again from the
+ * saved header. Whatever the read boundaries and wherever hibernation is
+ * tried, the owner must see exactly what it sees without hibernation. */
+
+#define HIB_HEADER                                                                                 \
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "                                  \
+    "xmlns:stream='http://etherx.jabber.org/streams' xmlns:foo='urn:foo' to='localhost' "         \
+    "id='a&amp;b' version='1.0' xml:lang='en'>"
+
+/* Stanzas using the header's prefixes (stream:, foo:), text with entities,
+ * whitespace and a CR between stanzas, and the close. */
+static const char *const hib_parts[] = {
+    HIB_HEADER,
+    "<presence/>",
+    "\n",
+    "<message to='a@b' foo:attr='1'><body>hi &amp; bye &#x263A;</body>"
+    "<foo:x><foo:y foo:z='2'>t</foo:y></foo:x></message>",
+    "  ",
+    "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
+    "<iq type='get' id='x'><query xmlns='jabber:iq:roster'/></iq>",
+    "\r\n",
+    "<message><body xml:lang='fr'>\xc3\xa9t\xc3\xa9</body></message>",
+    "</stream:stream>",
+};
+#define HIB_N_PARTS (sizeof(hib_parts) / sizeof(hib_parts[0]))
+
+static void
+rec_init(struct rec *r, const struct xstream_limits *lim)
+{
+    memset(r, 0, sizeof(*r));
+    r->x = xstream_new(lim, &callbacks, r);
+}
+
+static void
+rec_done(struct rec *r)
+{
+    int i;
+
+    for (i = 0; i < r->n_stanzas; i++) {
+        free(r->stanzas[i]);
+        xml_tree_free(r->trees[i]);
+    }
+    xstream_free(r->x);
+}
+
+/* Everything the owner saw must match, namespaces of every root included. */
+static void
+assert_same_result(const struct rec *a, const struct rec *b)
+{
+    int i;
+
+    assert_int_equal(a->opens, b->opens);
+    assert_string_equal(a->to, b->to);
+    assert_string_equal(a->lang, b->lang);
+    assert_string_equal(a->default_ns, b->default_ns);
+    assert_int_equal(a->n_stanzas, b->n_stanzas);
+    for (i = 0; i < a->n_stanzas; i++) {
+        assert_string_equal(a->stanzas[i], b->stanzas[i]);
+        assert_string_equal(a->trees[i]->root->ns, b->trees[i]->root->ns);
+    }
+    assert_int_equal(a->closes, b->closes);
+    assert_int_equal(a->errors, b->errors);
+    if (a->errors)
+        assert_int_equal(a->err, b->err);
+}
+
+static size_t
+hib_stream(char *out, size_t cap, size_t *bounds, size_t *n_bounds)
+{
+    size_t o = 0;
+    size_t i;
+
+    *n_bounds = 0;
+    for (i = 0; i < HIB_N_PARTS; i++) {
+        size_t n = strlen(hib_parts[i]);
+        assert_true(o + n < cap);
+        memcpy(out + o, hib_parts[i], n);
+        o += n;
+        /* After the header, each stanza and whitespace, but not after the
+         * close (the stream is done). */
+        if (i + 1 < HIB_N_PARTS)
+            bounds[(*n_bounds)++] = o;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static bool
+is_bound(const size_t *bounds, size_t n_bounds, size_t k)
+{
+    size_t i;
+
+    for (i = 0; i < n_bounds; i++)
+        if (bounds[i] == k)
+            return true;
+    return false;
+}
+
+static void
+test_xstream_hibernate_split_at_every_byte_parses_identically(void **state)
+{
+    char in[2048];
+    size_t bounds[HIB_N_PARTS];
+    size_t n_bounds;
+    size_t len = hib_stream(in, sizeof(in), bounds, &n_bounds);
+    struct rec ref;
+    size_t k;
+
+    (void)state;
+    rec_init(&ref, &default_limits);
+    assert_int_equal(xstream_feed(ref.x, in, len), len);
+    assert_int_equal(ref.errors, 0);
+    assert_int_equal(ref.closes, 1);
+    assert_int_equal(ref.n_stanzas, 5);
+    /* The prefixes of the header reach the stanzas. */
+    assert_non_null(xml_child(ref.trees[1]->root, "urn:foo", "x"));
+    assert_string_equal(ref.trees[2]->root->ns, XMPP_NS_STREAMS);
+
+    for (k = 0; k <= len; k++) {
+        struct rec r;
+        bool is_hibernated;
+
+        rec_init(&r, &default_limits);
+        assert_int_equal(xstream_feed(r.x, in, k), k);
+        is_hibernated = xstream_hibernate(r.x);
+        /* At every stanza boundary it hibernates, inside a stanza never. */
+        if (is_bound(bounds, n_bounds, k))
+            assert_true(is_hibernated);
+        if (k < strlen(HIB_HEADER) || k == len)
+            assert_false(is_hibernated);
+        assert_int_equal(xstream_is_hibernating(r.x), is_hibernated);
+        assert_int_equal(xstream_feed(r.x, in + k, len - k), len - k);
+        assert_same_result(&ref, &r);
+        assert_int_equal(r.hibernated_in_callback, 0);
+        rec_done(&r);
+    }
+    rec_done(&ref);
+}
+
+static void
+test_xstream_hibernate_after_every_byte_parses_identically(void **state)
+{
+    char in[2048];
+    size_t bounds[HIB_N_PARTS];
+    size_t n_bounds;
+    size_t len = hib_stream(in, sizeof(in), bounds, &n_bounds);
+    struct rec ref;
+    struct rec r;
+    size_t k;
+    size_t n_hibernated = 0;
+
+    (void)state;
+    rec_init(&ref, &default_limits);
+    assert_int_equal(xstream_feed(ref.x, in, len), len);
+    rec_init(&r, &default_limits);
+    r.is_hibernate_in_callback = true;
+    for (k = 0; k < len; k++) {
+        assert_int_equal(xstream_feed(r.x, in + k, 1), 1);
+        if (xstream_hibernate(r.x))
+            n_hibernated++;
+    }
+    assert_same_result(&ref, &r);
+    assert_true(n_hibernated >= n_bounds - 1); /* all but after the close */
+    /* Never from inside a callback. */
+    assert_int_equal(r.hibernated_in_callback, 0);
+    rec_done(&r);
+    rec_done(&ref);
+}
+
+static void
+test_xstream_hibernate_refuses_when_state_would_be_lost(void **state)
+{
+    struct rec *r = *state;
+
+    assert_false(xstream_hibernate(r->x)); /* no header yet */
+    feed_all(r, "<?xml version='1.0'?>");
+    assert_false(xstream_hibernate(r->x));
+    feed_all(r, "<stream:stream xmlns='jabber:client' xmlns:stream='http");
+    assert_false(xstream_hibernate(r->x)); /* a partial header in expat */
+    feed_all(r, "://etherx.jabber.org/streams'>");
+    assert_true(xstream_hibernate(r->x));
+    assert_true(xstream_hibernate(r->x)); /* again: nothing to do */
+    feed_all(r, "<message><bo");
+    assert_false(xstream_hibernate(r->x)); /* inside a stanza */
+    feed_all(r, "dy>x</body></message>\r");
+    assert_false(xstream_hibernate(r->x)); /* expat holds the CR */
+    feed_all(r, "\n<presence/><presence");
+    assert_false(xstream_hibernate(r->x)); /* a partial tag */
+    feed_all(r, "/>");
+    assert_true(xstream_hibernate(r->x));
+    assert_int_equal(r->n_stanzas, 3);
+    assert_int_equal(r->opens, 1);
+    assert_string_equal(r->default_ns, "jabber:client");
+
+    /* Suspended (STARTTLS) and closed streams stay as they are. */
+    r->suspend_on = "starttls";
+    feed_all(r, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    assert_false(xstream_hibernate(r->x));
+    xstream_restart(r->x);
+    assert_false(xstream_hibernate(r->x)); /* a new header is needed first */
+    feed_all(r, "<stream:stream xmlns='jabber:client' "
+                "xmlns:stream='http://etherx.jabber.org/streams'>");
+    assert_true(xstream_hibernate(r->x));
+    feed_all(r, "</stream:stream>");
+    assert_int_equal(r->closes, 1);
+    assert_false(xstream_hibernate(r->x));
+    assert_int_equal(r->opens, 2);
+}
+
+/* A read that wakes the parser and suspends: the count returned is in the
+ * caller's bytes, not the parser's (which include the saved header). */
+static void
+test_xstream_hibernate_then_suspend_leaves_the_same_bytes(void **state)
+{
+    struct rec *r = *state;
+    const char *tls = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+    const char *plain = "<iq type='set'><injected/></iq>";
+    char in[256];
+
+    feed_all(r, HEADER);
+    assert_true(xstream_hibernate(r->x));
+    r->suspend_on = "starttls";
+    snprintf(in, sizeof(in), "%s%s", tls, plain);
+    assert_int_equal(feed_str(r, in), strlen(tls));
+    assert_int_equal(r->n_stanzas, 1);
+    assert_int_equal(feed_str(r, plain), 0);
+}
+
+/* Limits hold after waking, and fail at the same byte as without hibernation. */
+static void
+check_limit_after_wake(const char *header, const char *tail, enum xstream_error want)
+{
+    struct rec ref;
+    struct rec r;
+    size_t n_ref;
+    size_t n;
+
+    rec_init(&ref, &default_limits);
+    assert_int_equal(xstream_feed(ref.x, header, strlen(header)), strlen(header));
+    n_ref = xstream_feed(ref.x, tail, strlen(tail));
+    assert_int_equal(ref.errors, 1);
+    assert_int_equal(ref.err, want);
+
+    rec_init(&r, &default_limits);
+    assert_int_equal(xstream_feed(r.x, header, strlen(header)), strlen(header));
+    assert_true(xstream_hibernate(r.x));
+    n = xstream_feed(r.x, tail, strlen(tail));
+    assert_int_equal(n, n_ref);
+    assert_same_result(&ref, &r);
+    assert_true(xstream_is_done(r.x));
+    rec_done(&r);
+    rec_done(&ref);
+}
+
+static void
+test_xstream_hibernate_limits_still_hold(void **state)
+{
+    static char big[6000];
+    char tail[8000];
+    size_t i;
+
+    (void)state;
+    /* Stanza size: a body past 4096 bytes, and a start tag that never ends. */
+    memset(big, 'x', sizeof(big) - 1);
+    snprintf(tail, sizeof(tail), "<presence/><message><body>%s</body></message>", big);
+    check_limit_after_wake(HEADER, tail, XSTREAM_ERR_POLICY_VIOLATION);
+    snprintf(tail, sizeof(tail), "<message a='%s", big);
+    check_limit_after_wake(HEADER, tail, XSTREAM_ERR_POLICY_VIOLATION);
+    /* Depth: 9 levels inside a stanza where 8 are allowed. */
+    tail[0] = '\0';
+    for (i = 0; i < 10; i++)
+        strcat(tail, "<a>");
+    check_limit_after_wake(HEADER, tail, XSTREAM_ERR_POLICY_VIOLATION);
+    /* Attributes: 17 where 16 are allowed. */
+    snprintf(tail, sizeof(tail), "<message a0='' a1='' a2='' a3='' a4='' a5='' a6='' a7='' "
+                                 "a8='' a9='' b0='' b1='' b2='' b3='' b4='' b5='' b6=''/>");
+    check_limit_after_wake(HEADER, tail, XSTREAM_ERR_POLICY_VIOLATION);
+    /* Restricted XML and junk are still refused. */
+    check_limit_after_wake(HEADER, "<!-- hello -->", XSTREAM_ERR_RESTRICTED_XML);
+    check_limit_after_wake(HEADER, "<message>&foo;</message>", XSTREAM_ERR_RESTRICTED_XML);
+    check_limit_after_wake(HEADER, "text", XSTREAM_ERR_BAD_FORMAT);
+    check_limit_after_wake(HEADER, "<a></b>", XSTREAM_ERR_NOT_WELL_FORMED);
+    check_limit_after_wake(HEADER, "<stream:stream>", XSTREAM_ERR_BAD_FORMAT);
+}
+
+/* A header longer than expat's context (1 KiB) is kept whole. */
+static void
+test_xstream_hibernate_with_a_long_header(void **state)
+{
+    struct rec *r = *state;
+    static char id[3000];
+    char header[3500];
+
+    memset(id, 'i', sizeof(id) - 1);
+    snprintf(header, sizeof(header),
+             "<stream:stream xmlns='jabber:client' xmlns:p='urn:p' "
+             "xmlns:stream='http://etherx.jabber.org/streams' id='%s'>",
+             id);
+    feed_all(r, header);
+    assert_true(xstream_hibernate(r->x));
+    feed_all(r, "<message><p:q/></message>");
+    assert_int_equal(r->errors, 0);
+    assert_int_equal(r->opens, 1);
+    assert_int_equal(r->n_stanzas, 1);
+    assert_non_null(xml_child(r->trees[0]->root, "urn:p", "q"));
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -654,6 +967,12 @@ main(void)
         T(test_xstream_restart_resets_default_namespace),
         T(test_xstream_serializer_round_trip),
         T(test_xstream_error_condition_names),
+        T(test_xstream_hibernate_split_at_every_byte_parses_identically),
+        T(test_xstream_hibernate_after_every_byte_parses_identically),
+        T(test_xstream_hibernate_refuses_when_state_would_be_lost),
+        T(test_xstream_hibernate_then_suspend_leaves_the_same_bytes),
+        T(test_xstream_hibernate_limits_still_hold),
+        T(test_xstream_hibernate_with_a_long_header),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
