@@ -44,6 +44,11 @@
 #define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
 #define NS_STREAMS_ERR "urn:ietf:params:xml:ns:xmpp-streams"
 
+/* A stream without input for this long gives back its parser (about 10 KiB,
+ * xstream_hibernate) at the next sweep, which runs this often: so between one
+ * and two seconds after its last bytes. Waking costs a few microseconds. */
+#define C2S_IDLE_MS 1000
+
 enum c2s_state {
     C2S_TLS_HANDSHAKE, /* direct TLS, or after <proceed/> */
     C2S_HEADER,        /* waiting for <stream:stream> */
@@ -83,6 +88,8 @@ struct c2s {
     int64_t rate_tokens;   /* input rate limit (bytes) */
     uint64_t rate_at;
     uint64_t rate_timer;
+    uint64_t last_input;   /* ev_now() of the last bytes read */
+    bool is_idle;          /* released by the idle sweep since the last input */
     char stream_id[33];
     struct c2s *next, *prev;
 };
@@ -94,6 +101,9 @@ static void c2s_on_error(void *arg, enum xstream_error err, const char *detail);
 static void c2s_on_data(void *arg, const char *data, size_t len);
 static void c2s_on_tls_ready(void *arg);
 static void c2s_on_closed(void *arg, const char *reason);
+
+/* The idle sweep's timer (one server per process), 0 when none is armed. */
+static uint64_t c2s_sweep_timer;
 
 static const struct xstream_callbacks c2s_xs_cb = {c2s_on_open, c2s_on_stanza, c2s_on_close,
                                                    c2s_on_error};
@@ -778,6 +788,8 @@ static void
 c2s_on_data(void *arg, const char *data, size_t len)
 {
     struct c2s *c = arg;
+    c->last_input = ev_now(c->srv->loop);
+    c->is_idle = false;
     c2s_rate_account(c, len);
     while (len > 0 && c->state != C2S_CLOSED && c->state != C2S_TLS_HANDSHAKE) {
         c->in_feed = true;
@@ -821,6 +833,25 @@ c2s_on_tls_ready(void *arg)
     xstream_restart(c->xs);
 }
 
+/* ---- idle streams ---- */
+
+/* Streams quiet for C2S_IDLE_MS hibernate their parser; one that cannot (in
+ * the middle of a stanza) is tried again at the next sweep. */
+static void
+c2s_idle_sweep(struct ev_loop *loop, void *arg)
+{
+    struct server *srv = arg;
+    uint64_t now = ev_now(loop);
+    c2s_sweep_timer = 0;
+    for (struct c2s *c = srv->c2s_list; c; c = c->next) {
+        if (c->is_idle || c->state == C2S_CLOSED || now - c->last_input < C2S_IDLE_MS)
+            continue;
+        c->is_idle = xstream_hibernate(c->xs);
+    }
+    if (srv->c2s_list)
+        c2s_sweep_timer = ev_timer_add(loop, C2S_IDLE_MS, c2s_idle_sweep, srv);
+}
+
 /* ---- listeners ---- */
 
 static void
@@ -839,6 +870,9 @@ c2s_accept(struct server *srv, int fd, bool direct_tls, const char *peer)
     c->conn = conn_new(srv, fd, peer, &c2s_conn_cb, c);
     c->rate_tokens = srv->cfg->rate_bytes_per_s;
     c->rate_at = ev_now(srv->loop);
+    c->last_input = c->rate_at;
+    if (!c2s_sweep_timer)
+        c2s_sweep_timer = ev_timer_add(srv->loop, C2S_IDLE_MS, c2s_idle_sweep, srv);
     c->next = srv->c2s_list;
     if (c->next)
         c->next->prev = c;
@@ -960,6 +994,8 @@ c2s_listen(struct server *srv, char *err, size_t errlen)
 void
 c2s_shutdown(struct server *srv)
 {
+    ev_timer_del(srv->loop, c2s_sweep_timer);
+    c2s_sweep_timer = 0;
     while (srv->listeners) {
         struct listener *l = srv->listeners;
         srv->listeners = l->next;
