@@ -41,7 +41,7 @@ USED_PORT_OFFSETS = (1, 22, 23, 32, 33, 42, 43, 52, 53, 60)
 PORT_BASE = _port_base()
 SLAPD_PORT = PORT_BASE + 1
 NODE_PORTS = (PORT_BASE + 22, PORT_BASE + 23)  # c2s (STARTTLS), c2s_tls (direct TLS)
-POOL_SIZE = int(os.environ.get("PALISADE_TEST_POOL", "320"))
+POOL_SIZE = int(os.environ.get("PALISADE_TEST_POOL", "640"))
 TEST_TIMEOUT_S = 180
 # PALISADE_TEST_CLIENT_TLS=direct: slixmpp clients use direct TLS (XEP-0368) by default
 # instead of STARTTLS.
