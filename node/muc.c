@@ -330,8 +330,7 @@ muc_room_drop(struct server *srv, struct muc_room *r)
     muc_room_free(srv, r);
 }
 
-/* A temporary room without occupants goes; a persistent one stays. */
-static void
+void
 muc_room_maybe_drop(struct server *srv, struct muc_room *r)
 {
     if (r->n_occ == 0 && !r->dir && !r->cfg.persistent)

@@ -669,6 +669,8 @@ muc_admin_configure(struct server *srv, struct stanza *st, const struct xml_node
     }
     if (!was_locked && muc_admin_alive(srv, room_jid))
         muc_admin_notify_config(srv, r, was_whois != r->cfg.whois_anyone);
+    if (muc_admin_alive(srv, room_jid))
+        muc_room_maybe_drop(srv, r); /* configured by an owner outside it, now temporary */
     free(room_jid);
 }
 

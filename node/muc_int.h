@@ -104,6 +104,8 @@ struct muc_room *muc_room_find(struct server *srv, const char *room_jid);
 struct muc_room *muc_room_create(struct server *srv, const struct jid *room);
 /* Removes the room from the table and frees it (occupants are not told). */
 void muc_room_drop(struct server *srv, struct muc_room *r);
+/* Drops the room when it is temporary and empty (a persistent one stays). */
+void muc_room_maybe_drop(struct server *srv, struct muc_room *r);
 /* The affiliation of a real bare JID: from the directory entry (persistent)
  * or the in-memory list (temporary). */
 enum muc_affil muc_affil_of(struct server *srv, struct muc_room *r, const char *bare);

@@ -186,6 +186,12 @@ ${clearances:-             (could not list the users)}
   a client without label support sees the marking as the first line of the body (FLOT).
   Check a label:  $palisadectl ${ctl_env[*]} \\
       label check --user carol@$domain --label 'policy=PALISADE class=SECRET'
+Chat rooms (XEP-0045) at conference.$domain; two sample rooms in the directory:
+             briefing@conference.$domain    cleared up to SECRET: all four may enter, each
+                                           sees only the messages its clearance allows
+             restricted@conference.$domain  members (group analysts: bob, carol), default
+                                           label RESTRICTED
+  list them: $palisadectl --env $run/slapd/env room list
 Add a user (the directory is at ldap://127.0.0.1:$ldap_port, users under $users_base):
   . $run/slapd/env && echo 'a-password' | $palisadectl user --uri "\$LDAP_URI" \\
       --bind-dn "\$LDAP_ADMIN_DN" --bind-secret-file "\$LDAP_ADMIN_SECRET_FILE" \\
