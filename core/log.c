@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -254,15 +255,156 @@ has_control(const char *s, size_t n)
     return false;
 }
 
+/* The output of fast_format: out[0 .. cap-1), always NUL-terminated. */
+struct fmt_out {
+    char *p;
+    size_t used;
+    size_t cap; /* room for cap - 1 characters and the NUL */
+};
+
+static void
+put(struct fmt_out *o, const char *s, size_t n)
+{
+    size_t room = o->cap - 1 - o->used;
+
+    if (n > room)
+        n = room;
+    memcpy(o->p + o->used, s, n);
+    o->used += n;
+}
+
+static void
+put_unsigned(struct fmt_out *o, unsigned long long v, bool is_neg, unsigned base)
+{
+    static const char digits[] = "0123456789abcdef";
+    char tmp[24];
+    size_t i = sizeof(tmp);
+
+    do {
+        tmp[--i] = digits[v % base];
+        v /= base;
+    } while (v != 0);
+    if (is_neg)
+        tmp[--i] = '-';
+    put(o, tmp + i, sizeof(tmp) - i);
+}
+
+static void
+put_signed(struct fmt_out *o, long long v)
+{
+    /* -(v + 1) + 1 cannot overflow, even for LLONG_MIN. */
+    if (v < 0)
+        put_unsigned(o, (unsigned long long)-(v + 1) + 1u, true, 10);
+    else
+        put_unsigned(o, (unsigned long long)v, false, 10);
+}
+
+/* printf for what log lines use, at a fraction of vsnprintf's cost: %s, %.*s,
+ * %c, %%, and %d %i %u %x with no length modifier or l, ll, z (PRIu64 is %lu
+ * here). Anything else (flags, widths, other precisions, %p, floating point)
+ * returns -1 and the caller uses vsnprintf. Otherwise returns the length
+ * written into out (cap bytes), truncated like snprintf, NUL-terminated. */
+static int
+fast_format(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    struct fmt_out o = {out, 0, cap};
+    const char *f = fmt;
+
+    while (*f != '\0') {
+        const char *pct = strchr(f, '%');
+        const char *s;
+        int len_mod = 0; /* 0 none, 1 l, 2 ll, 3 z */
+        bool has_prec = false;
+        int prec = 0;
+
+        if (pct == NULL) {
+            put(&o, f, strlen(f));
+            break;
+        }
+        put(&o, f, (size_t)(pct - f));
+        f = pct + 1;
+        if (f[0] == '.' && f[1] == '*' && f[2] == 's') {
+            has_prec = true;
+            f += 2;
+        } else if (f[0] == 'l' && f[1] == 'l') {
+            len_mod = 2;
+            f += 2;
+        } else if (f[0] == 'l') {
+            len_mod = 1;
+            f++;
+        } else if (f[0] == 'z') {
+            len_mod = 3;
+            f++;
+        }
+        switch (*f) {
+        case 's':
+            if (has_prec)
+                prec = va_arg(ap, int);
+            s = va_arg(ap, const char *);
+            if (s == NULL)
+                s = "(null)";
+            if (len_mod != 0)
+                return -1;
+            put(&o, s, has_prec ? (prec < 0 ? strlen(s) : strnlen(s, (size_t)prec)) : strlen(s));
+            break;
+        case 'c': {
+            char c;
+            if (len_mod != 0)
+                return -1;
+            c = (char)va_arg(ap, int);
+            put(&o, &c, 1);
+            break;
+        }
+        case '%':
+            if (len_mod != 0)
+                return -1;
+            put(&o, "%", 1);
+            break;
+        case 'd':
+        case 'i':
+            if (len_mod == 0)
+                put_signed(&o, va_arg(ap, int));
+            else if (len_mod == 1)
+                put_signed(&o, va_arg(ap, long));
+            else if (len_mod == 2)
+                put_signed(&o, va_arg(ap, long long));
+            else
+                put_signed(&o, va_arg(ap, ssize_t));
+            break;
+        case 'u':
+        case 'x':
+            if (len_mod == 0)
+                put_unsigned(&o, va_arg(ap, unsigned), false, *f == 'x' ? 16 : 10);
+            else if (len_mod == 1)
+                put_unsigned(&o, va_arg(ap, unsigned long), false, *f == 'x' ? 16 : 10);
+            else if (len_mod == 2)
+                put_unsigned(&o, va_arg(ap, unsigned long long), false, *f == 'x' ? 16 : 10);
+            else
+                put_unsigned(&o, va_arg(ap, size_t), false, *f == 'x' ? 16 : 10);
+            break;
+        default:
+            return -1;
+        }
+        f++;
+    }
+    out[o.used] = '\0';
+    return (int)o.used;
+}
+
 /* Formats the message into out (LOG_LINE_MAX bytes) with control characters
  * escaped; returns its length (not counting the terminating NUL). */
 static size_t
 format_message(char *out, const char *fmt, va_list ap)
 {
     char raw[LOG_LINE_MAX];
+    va_list copy;
     int n;
 
-    n = vsnprintf(out, LOG_LINE_MAX, fmt, ap);
+    va_copy(copy, ap);
+    n = fast_format(out, LOG_LINE_MAX, fmt, copy);
+    va_end(copy);
+    if (n < 0)
+        n = vsnprintf(out, LOG_LINE_MAX, fmt, ap);
     if (n < 0)
         n = 0;
     if (n >= LOG_LINE_MAX)

@@ -4,6 +4,8 @@
  * warn wait for the loop's sleep hook, a warn line takes the earlier lines
  * with it, a full buffer and detaching write at once, and exit() and a crash
  * (abort) lose nothing. Escaping and truncation of hostile text. */
+#include <inttypes.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -233,6 +235,62 @@ test_log_long_message_is_truncated_to_one_line(void **state)
     assert_non_null(strstr(s, "info: after\n"));
 }
 
+/* The message part of the last line written. */
+static const char *
+last_message(struct fixture *f)
+{
+    char *s;
+    char *nl;
+
+    log_flush();
+    written(f);
+    nl = strrchr(f->text, '\n');
+    assert_non_null(nl);
+    *nl = '\0';
+    s = strrchr(f->text, '\n');
+    s = s != NULL ? s + 1 : f->text;
+    s = strstr(s, " info: ");
+    assert_non_null(s);
+    return s + strlen(" info: ");
+}
+
+/* Each format goes through log_info and snprintf: same text. */
+#define SAME_AS_SNPRINTF(f, ...)                                                                   \
+    do {                                                                                           \
+        char want_[512];                                                                           \
+        snprintf(want_, sizeof(want_), __VA_ARGS__);                                               \
+        log_info(__VA_ARGS__);                                                                     \
+        assert_string_equal(last_message(f), want_);                                               \
+    } while (0)
+
+static void
+test_log_formats_like_snprintf(void **state)
+{
+    struct fixture *f = *state;
+    /* NULL, but not one the compiler can see (it would warn about snprintf). */
+    const char *null_str = getenv("PALISADE_TEST_LOG_NO_SUCH_VARIABLE");
+
+    log_attach_loop(f->loop);
+    SAME_AS_SNPRINTF(f, "policy decision check=%s verdict=%s stanza=%" PRIu64 " jid=%s",
+                     "send", "allow", (uint64_t)UINT64_MAX, "alice@localhost/r");
+    SAME_AS_SNPRINTF(f, "d=%d %d %d i=%i", 0, INT_MIN, INT_MAX, -7);
+    SAME_AS_SNPRINTF(f, "ld=%ld %ld lld=%lld %lld", LONG_MIN, LONG_MAX, LLONG_MIN, LLONG_MAX);
+    SAME_AS_SNPRINTF(f, "u=%u %u lu=%lu llu=%llu zu=%zu zd=%zd %zd", 0u, UINT_MAX, ULONG_MAX,
+                     ULLONG_MAX, SIZE_MAX, (ssize_t)-5, (ssize_t)SSIZE_MAX);
+    SAME_AS_SNPRINTF(f, "x=%x %lx %llx %zx", 0xdeadbeefu, 0x1UL, ULLONG_MAX, (size_t)255);
+    SAME_AS_SNPRINTF(f, "s=%s|%s| c=%c pct=%% end", "", "a b", 'Z');
+    log_info("null=%s", null_str);
+    assert_string_equal(last_message(f), "null=(null)");
+    SAME_AS_SNPRINTF(f, "prec=[%.*s][%.*s][%.*s][%.*s]", 3, "abcdef", 0, "abc", 10, "ab", -1,
+                     "neg");
+    SAME_AS_SNPRINTF(f, "%s", "only");
+    SAME_AS_SNPRINTF(f, "trailing %%");
+    /* Beyond the fast path: widths, flags, precisions, %p, doubles. */
+    SAME_AS_SNPRINTF(f, "width=[%5d][%-4s][%04x][%.2f][%+d][%.3s]", 42, "ab", 0xau, 1.5, 3,
+                     "abcdef");
+    SAME_AS_SNPRINTF(f, "mixed %s %5d %s", "a", 1, "b");
+}
+
 /* In a child: attach, log, then end as do_end says; the parent reads what the
  * child left in the shared file. */
 static int
@@ -293,6 +351,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_log_escapes_control_characters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_long_message_is_truncated_to_one_line, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_log_formats_like_snprintf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_exit_writes_buffered_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_abort_writes_buffered_lines, setup, teardown),
     };
