@@ -873,14 +873,15 @@ muc_occ_set_role(struct server *srv, struct muc_room *r, struct muc_occupant *o,
 
 /* ---- history ---- */
 
+/* Only messages with a body are history (not chat states and the like). */
 static void
 muc_hist_add(struct server *srv, struct muc_room *r, struct stanza *st, int64_t stamp)
 {
     size_t cap = muc_hist_cap(srv);
-    if (srv->cfg->muc_history_size <= 0)
+    struct xml_node *body = xml_child(st->el, XMPP_NS_CLIENT, "body");
+    if (srv->cfg->muc_history_size <= 0 || !body)
         return;
     struct muc_hist h = {stanza_ref(st), stamp, 0};
-    struct xml_node *body = xml_child(st->el, XMPP_NS_CLIENT, "body");
     const char *text = body ? xml_text(st->tree, body) : NULL;
     h.chars = text ? strlen(text) : 0;
     if (r->hist_n == cap) {
@@ -1081,6 +1082,9 @@ muc_presence_copy(struct stanza *st)
     struct stanza *c = stanza_copy(st);
     for (struct xml_node *x; (x = xml_child(c->el, NS_MUC, "x"));)
         xml_unlink(x);
+    /* Room presence goes to every occupant: it carries no label. */
+    for (struct xml_node *l; (l = xml_child(c->el, "urn:xmpp:sec-label:0", "securitylabel"));)
+        xml_unlink(l);
     stanza_touched(c);
     return c;
 }
@@ -1262,7 +1266,6 @@ muc_groupchat(struct server *srv, struct muc_room *r, struct stanza *st)
         for (struct xml_node *l; (l = xml_child(b->el, "urn:xmpp:sec-label:0", "securitylabel"));)
             xml_unlink(l);
         stanza_touched(b);
-        b->label_state = 0;
         stanza_unref(r->subject);
         r->subject = stanza_ref(b);
         muc_fanout_local(srv, r, b);
