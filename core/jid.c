@@ -29,21 +29,35 @@ enum part { PART_LOCAL, PART_DOMAIN, PART_RESOURCE };
  * nodeprep prohibits " & ' / : < > @; resourceprep changes nothing. Doing it
  * here skips libidn's NFKC and UCS-4 round trips, most of a stanza's cost.
  * NULL means "not plain ASCII": libidn decides. test_jid compares the two. */
-static char *
-prep_ascii(const char *s, size_t n, enum part which)
+/* Writes the prepared form of s[0..n) into out (n + 1 bytes) and returns
+ * true, or returns false when s is not printable ASCII that the profile
+ * leaves as it is (apart from case). */
+static bool
+prep_ascii_into(char *out, const char *s, size_t n, enum part which)
 {
-    char *out = xmalloc(n + 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x21 || c > 0x7e || (which == PART_LOCAL && strchr("\"&'/:<>@", c) != NULL)) {
-            free(out);
-            return NULL;
-        }
+        if (c < 0x21 || c > 0x7e)
+            return false;
+        if (which == PART_LOCAL && (c == '"' || c == '&' || c == '\'' || c == '/' || c == ':' ||
+                                    c == '<' || c == '>' || c == '@'))
+            return false;
         if (which != PART_RESOURCE && c >= 'A' && c <= 'Z')
             c = (unsigned char)(c - 'A' + 'a');
         out[i] = (char)c;
     }
     out[n] = '\0';
+    return true;
+}
+
+static char *
+prep_ascii(const char *s, size_t n, enum part which)
+{
+    char *out = xmalloc(n + 1);
+    if (!prep_ascii_into(out, s, n, which)) {
+        free(out);
+        return NULL;
+    }
     return out;
 }
 
@@ -231,6 +245,40 @@ build(const char *local, const char *domain, const char *resource)
     return j;
 }
 
+static bool is_ip_literal(const char *s, size_t n);
+static bool is_valid_domain(const char *d);
+
+/* The same as make() below for the JIDs almost every stanza carries, whose
+ * parts are all printable ASCII: prepared on the stack, so the only malloc
+ * is the JID's own. False means "not sure": make() then decides, the long
+ * way (it gives the same answer for everything accepted here). */
+static bool
+make_ascii(const char *local, size_t local_n, const char *domain, size_t domain_n,
+           const char *res, size_t res_n, struct jid **out)
+{
+    char l[JID_PART_MAX + 1];
+    char d[JID_PART_MAX + 2];
+    char r[JID_PART_MAX + 1];
+
+    if (local != NULL && (local_n == 0 || local_n > JID_PART_MAX ||
+                          !prep_ascii_into(l, local, local_n, PART_LOCAL)))
+        return false;
+    if (res != NULL && (res_n == 0 || res_n > JID_PART_MAX ||
+                        !prep_ascii_into(r, res, res_n, PART_RESOURCE)))
+        return false;
+    /* prep_domain(): one trailing dot goes; IP literals stay as written. */
+    if (domain_n == 0 || domain_n > JID_PART_MAX + 1)
+        return false;
+    if (domain[domain_n - 1] == '.')
+        domain_n--;
+    if (domain_n == 0 || domain_n > JID_PART_MAX || domain[0] == '[' ||
+        is_ip_literal(domain, domain_n) || !prep_ascii_into(d, domain, domain_n, PART_DOMAIN) ||
+        !is_valid_domain(d))
+        return false;
+    *out = build(local != NULL ? l : NULL, d, res != NULL ? r : NULL);
+    return true;
+}
+
 /* Prepares raw parts (lengths given; local_n/res_n ignored when NULL). */
 static int
 make(const char *local, size_t local_n, const char *domain, size_t domain_n, const char *res,
@@ -242,6 +290,8 @@ make(const char *local, size_t local_n, const char *domain, size_t domain_n, con
     int rc = PAL_EMALFORMED;
 
     *out = NULL;
+    if (make_ascii(local, local_n, domain, domain_n, res, res_n, out))
+        return PAL_OK;
     if (local != NULL && (l = prep(local, local_n, PART_LOCAL)) == NULL)
         goto out;
     if ((d = prep_domain(domain, domain_n)) == NULL)
