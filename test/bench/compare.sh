@@ -16,15 +16,22 @@
 # stopped on exit (also on Ctrl-C).
 #
 # Usage: test/bench/compare.sh [--quick | --full] [--out FILE] [--rounds N]
-#                              [--no-build] [--keep] [--wait-quiet SECONDS]
+#                              [--build DIR] [--no-build] [--keep] [--wait-quiet SECONDS]
 #   --quick        small counts, under 3 minutes (default)
 #   --full         larger counts and more rates (10,000 idle TLS sessions), under 15 minutes
 #   --out FILE     the markdown table (default test/bench/results.md)
 #   --rounds N     rounds per scenario and server (default 2)
-#   --no-build     use build/ as it is (default: scripts/build.sh build first)
+#   --build DIR    the Palisade build to measure (default build/); it must not be
+#                  a sanitizer build
+#   --no-build     use the build as it is (default: scripts/build.sh DIR first)
 #   --keep         keep the scratch folder (logs, configs, raw RESULT lines)
 #   --wait-quiet S wait up to S seconds for the 1-minute load average to drop
 #                  under 0.5 before measuring (default 0: measure at once)
+#
+# Idle memory is read IDLE_SETTLE_S (3) seconds after the last session came
+# up: Palisade gives back an idle stream's parser after 1-2 seconds without
+# input (node/c2s.c), so a reading after one second would catch the newest
+# sessions before that. Both servers get the same wait.
 #
 # Prosody runs with only roster, saslauth, tls and disco (plus the modules it
 # always loads: c2s, presence, message, iq, offline); s2s is disabled, and the
@@ -42,6 +49,7 @@ mode=quick
 out=$top/test/bench/results.md
 rounds=2
 build=yes
+builddir=
 keep=
 wait_quiet=0
 while [ $# -gt 0 ]; do
@@ -53,12 +61,15 @@ while [ $# -gt 0 ]; do
         --no-build) build= ;;
         --keep) keep=yes ;;
         --wait-quiet) wait_quiet=$2; shift ;;
-        -h|--help) sed -n '3,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --build) builddir=$2; shift ;;
+        -h|--help) sed -n '3,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
 case "$out" in /*) ;; *) out=$PWD/$out ;; esac
+builddir=${builddir:-$top/build}
+case "$builddir" in /*) ;; *) builddir=$PWD/$builddir ;; esac
 started_at=$SECONDS
 
 say() { printf 'compare: %s\n' "$*"; }
@@ -83,14 +94,14 @@ if [ "$mode" = quick ]; then
     PAIRS=50; WARM_S=0.5; DUR_S=1.5
     RATES="2000 10000"
     LABEL_RATES=""
-    IDLE_N=1000; IDLE_TLS_N=600; IDLE_HOLD=1; MANY_TLS_N=0
+    IDLE_N=1000; IDLE_TLS_N=600; IDLE_HOLD=1; MANY_TLS_N=0; IDLE_SETTLE_S=3
 else
     USERS=10000
     LOGIN_SCRAM_N=3000; LOGIN_TLS_N=600; LOGIN_USERS=1000; LOGIN_C=50
     PAIRS=50; WARM_S=1; DUR_S=4
     RATES="2000 5000 10000"
     LABEL_RATES="2000"
-    IDLE_N=3000; IDLE_TLS_N=1500; IDLE_HOLD=3; MANY_TLS_N=10000
+    IDLE_N=3000; IDLE_TLS_N=1500; IDLE_HOLD=3; MANY_TLS_N=10000; IDLE_SETTLE_S=3
 fi
 
 # ---- preconditions ----
@@ -110,17 +121,17 @@ if ! git -C "$top" diff --quiet HEAD -- core node policy directory cluster 2>/de
     commit+=" plus uncommitted changes in the working tree"
 fi
 if [ -n "$build" ]; then
-    say "building Palisade (scripts/build.sh build/, RelWithDebInfo, no sanitizers)"
-    scripts/build.sh "$top/build" >/dev/null || die "the build failed: run scripts/build.sh to see why"
+    say "building Palisade (scripts/build.sh $builddir, RelWithDebInfo, no sanitizers)"
+    scripts/build.sh "$builddir" >/dev/null || die "the build failed: run scripts/build.sh to see why"
 fi
-PALISADE=$top/build/node/palisade
-PALISADECTL=$top/build/node/palisadectl
-BENCH=$top/build/test/bench/palisade-bench
+PALISADE=$builddir/node/palisade
+PALISADECTL=$builddir/node/palisadectl
+BENCH=$builddir/test/bench/palisade-bench
 for b in "$PALISADE" "$PALISADECTL" "$BENCH"; do
     [ -x "$b" ] || die "no $b: run scripts/build.sh"
 done
-if grep -q '^SANITIZE:BOOL=ON' "$top/build/CMakeCache.txt" 2>/dev/null; then
-    die "build/ is a sanitizer build; measurements need scripts/build.sh build (no --sanitize)"
+if grep -q '^SANITIZE:BOOL=ON' "$builddir/CMakeCache.txt" 2>/dev/null; then
+    die "$builddir is a sanitizer build; measurements need scripts/build.sh DIR (no --sanitize)"
 fi
 
 # ---- scratch folder and cleanup ----
@@ -402,14 +413,15 @@ for rate in $LABEL_RATES; do
 done
 
 say "idle sessions"
-scenario idle none --scenario idle -n "$IDLE_N" -c 100 --settle 1 --hold "$IDLE_HOLD"
-scenario idle-tls starttls --scenario idle -n "$IDLE_TLS_N" -c 100 --settle 1 \
+scenario idle none --scenario idle -n "$IDLE_N" -c 100 --settle "$IDLE_SETTLE_S" \
+    --hold "$IDLE_HOLD"
+scenario idle-tls starttls --scenario idle -n "$IDLE_TLS_N" -c 100 --settle "$IDLE_SETTLE_S" \
     --hold "$IDLE_HOLD"
 if [ "$MANY_TLS_N" -gt 0 ]; then
     say "$MANY_TLS_N TLS sessions at once, held 10 s (Palisade only)"
     restart palisade
-    run tls-sessions palisade 1 starttls -- --scenario idle -n "$MANY_TLS_N" -c 200 --settle 1 \
-        --hold 10
+    run tls-sessions palisade 1 starttls -- --scenario idle -n "$MANY_TLS_N" -c 200 \
+        --settle "$IDLE_SETTLE_S" --hold 10
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -419,11 +431,12 @@ say "done measuring in $((SECONDS - started_at)) s; load average now $load_after
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 cmd="test/bench/compare.sh --$mode"
 [ "$rounds" != 2 ] && cmd+=" --rounds $rounds"
+[ "$builddir" != "$top/build" ] && cmd+=" --build ${builddir#"$top"/}"
 python3 - "$results" "$out" "$mode" "$cpu_model" "$(nproc)" "$(uname -r)" "$load_before" \
-    "$load_after" "$commit" "$cmd" "$(date -u +%Y-%m-%dT%H:%MZ)" "$rounds" <<'PY'
+    "$load_after" "$commit" "$cmd" "$(date -u +%Y-%m-%dT%H:%MZ)" "$rounds" "$IDLE_SETTLE_S" <<'PY'
 import sys
 (results, out, mode, cpu, ncpu, kernel, load_before, load_after, commit, cmd, when,
- rounds) = sys.argv[1:13]
+ rounds, idle_settle) = sys.argv[1:14]
 runs = {}
 for line in open(results):
     kv = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
@@ -532,6 +545,9 @@ for n in ("tls-sessions", "idle-tls", "idle"):
             kib = best(n, "palisade", "kib_per_session", False)
             notes[-1] = notes[-1][:-1] + (", %.1f KiB each (target: 10,000 without errors)."
                                           % kib if kib else ".")
+if have("idle") or have("idle-tls"):
+    notes.append("Idle memory is read %s s after the last session came up (Palisade frees an "
+                 "idle stream's parser after 1-2 s without input)." % idle_settle)
 for n in sorted({n for (n, s) in runs}):
     g = best(n, "palisade", "gen_util", False)
     if g is not None and g >= 0.9:
