@@ -1151,6 +1151,51 @@ dir_rdn_escape(const char *value)
     return s;
 }
 
+/* Reads one attribute value of a DN at p (past its '=' and leading spaces)
+ * into val, unescaped; *keep is its length without unescaped trailing
+ * spaces. fold: lower-cases it and counts runs of spaces as one (caseIgnore
+ * matching). Returns where the value ends (',', '+', ';' or the end); NULL for
+ * a value we do not accept (a dangling '\' or a quoted RFC 1779 value). */
+static const char *
+dn_value(const char *p, struct buf *val, bool fold, size_t *keep)
+{
+    bool last_space = false;
+    *keep = 0;
+    buf_reset(val);
+    while (*p && *p != ',' && *p != '+' && *p != ';') {
+        char c;
+        bool escaped = false;
+        if (*p == '\\') {
+            int h1 = hexval(p[1]);
+            int h2 = h1 >= 0 ? hexval(p[2]) : -1;
+            if (h1 >= 0 && h2 >= 0) {
+                c = (char)(h1 * 16 + h2);
+                p += 3;
+            } else if (p[1] != '\0') {
+                c = p[1];
+                p += 2;
+            } else {
+                return NULL;
+            }
+            escaped = true;
+        } else if (*p == '"') {
+            return NULL;
+        } else {
+            c = *p++;
+        }
+        if (fold) {
+            if (c == ' ' && last_space && !escaped)
+                continue;
+            last_space = c == ' ';
+            c = (char)tolower((unsigned char)c);
+        }
+        buf_append(val, &c, 1);
+        if (c != ' ' || escaped)
+            *keep = buf_used(val);
+    }
+    return p;
+}
+
 char *
 dir_dn_normalize(const char *dn)
 {
@@ -1197,36 +1242,9 @@ dir_dn_normalize(const char *dn)
                 p++;
         } else {
             size_t keep = 0; /* length of val without unescaped trailing spaces */
-            bool last_space = false;
-            while (*p && *p != ',' && *p != '+' && *p != ';') {
-                char c;
-                bool escaped = false;
-                if (*p == '\\') {
-                    int h1 = hexval(p[1]);
-                    int h2 = h1 >= 0 ? hexval(p[2]) : -1;
-                    if (h1 >= 0 && h2 >= 0) {
-                        c = (char)(h1 * 16 + h2);
-                        p += 3;
-                    } else if (p[1] != '\0') {
-                        c = p[1];
-                        p += 2;
-                    } else {
-                        goto done;
-                    }
-                    escaped = true;
-                } else if (*p == '"') {
-                    goto done; /* quoted values (RFC 1779) are not accepted */
-                } else {
-                    c = *p++;
-                }
-                if (c == ' ' && last_space && !escaped)
-                    continue; /* caseIgnore: runs of spaces count as one */
-                last_space = c == ' ';
-                c = (char)tolower((unsigned char)c);
-                buf_append(&val, &c, 1);
-                if (c != ' ' || escaped)
-                    keep = buf_used(&val);
-            }
+            p = dn_value(p, &val, true, &keep);
+            if (!p)
+                goto done;
             escape_value(&out, buf_head(&val), keep);
         }
         if (*p == '\0')
@@ -1294,33 +1312,10 @@ dir_dn_rdn_values(const char *dn, const char *type, char ***out)
         p++;
         while (*p == ' ')
             p++;
-        buf_reset(&val);
         size_t keep = 0; /* without unescaped trailing spaces */
-        while (*p && *p != ',' && *p != '+' && *p != ';') {
-            char c;
-            bool escaped = false;
-            if (*p == '\\') {
-                int h1 = hexval(p[1]);
-                int h2 = h1 >= 0 ? hexval(p[2]) : -1;
-                if (h1 >= 0 && h2 >= 0) {
-                    c = (char)(h1 * 16 + h2);
-                    p += 3;
-                } else if (p[1] != '\0') {
-                    c = p[1];
-                    p += 2;
-                } else {
-                    goto bad;
-                }
-                escaped = true;
-            } else if (*p == '"') {
-                goto bad;
-            } else {
-                c = *p++;
-            }
-            buf_append(&val, &c, 1);
-            if (c != ' ' || escaped)
-                keep = buf_used(&val);
-        }
+        p = dn_value(p, &val, false, &keep);
+        if (!p)
+            goto bad;
         if (tlen == strlen(type) && strncasecmp(t, type, tlen) == 0 &&
             !memchr(buf_head(&val), '\0', keep)) {
             if (n == cap) {

@@ -15,10 +15,12 @@
  * the stanzas its own users send to rooms and tells the other nodes what
  * changed; each node then tells its own occupants. Payloads (frames):
  *   ROOM      [room][config lines][flags "locked snapshot"][affiliations
- *             "affil bare\n" (temporary rooms)][subject stanza or ""]
+ *             "affil bare\n"][subject stanza or ""]  a node holding the
+ *             room's directory entry takes the affiliations from there
  *   OCCUPANT  [room][nick][real full JID][role][presence stanza or ""][codes]
  *             an occupant entered or changed (role, presence)
- *   LEAVE     [room][nick][codes][actor][reason][new nick]
+ *   LEAVE     [room][nick][codes][actor][reason][new nick]  with a new nick
+ *             (303) the occupant stays: the OCCUPANT that follows renames it
  *   GROUPCHAT [room][stamp ms][stanza]  also history entries of a snapshot
  *   HISTORY   [room][stamp ms][stanza]  one history entry of a snapshot
  *   DESTROY   [room][alternate venue][reason]
@@ -776,9 +778,15 @@ muc_room_frames_send(struct server *srv, struct muc_room *r, const char *node, b
     struct buf affils, subj;
     buf_init(&affils);
     buf_init(&subj);
-    if (!r->dir)
-        for (size_t i = 0; i < r->n_affils; i++)
-            buf_printf(&affils, "%s %s\n", muc_affil_str(r->affils[i].a), r->affils[i].jid);
+    /* A directory room's too: a node whose replica lacks the entry yet (a
+     * room just made persistent) keeps them until the entry arrives. */
+    for (int a = 0; a < 5; a++) {
+        const char **v = NULL;
+        size_t n = muc_affil_list(srv, r, (enum muc_affil)a, &v);
+        for (size_t i = 0; i < n; i++)
+            buf_printf(&affils, "%s %s\n", muc_affil_str((enum muc_affil)a), v[i]);
+        free(v);
+    }
     if (snapshot && r->subject)
         xml_serialize(r->subject->el, NULL, &subj);
     struct cluster_frame f[5] = {
@@ -1471,15 +1479,9 @@ muc_fstr(const struct cluster_frame *f, size_t n, size_t i)
 static struct stanza *
 muc_fstanza(struct server *srv, const struct cluster_frame *f)
 {
-    struct xml_tree *tree = NULL;
-    struct stanza *st = NULL;
-    const char *cond = NULL;
-    char err[128];
-    if (f->len == 0 || xml_parse_doc(f->data, f->len, &tree, err, sizeof err) != PAL_OK)
-        return NULL;
-    if (stanza_from_tree(tree, &st, &cond) != PAL_OK)
-        return NULL;
-    st->id = server_next_id(srv);
+    struct stanza *st = nodes_parse(f);
+    if (st)
+        st->id = server_next_id(srv);
     return st;
 }
 
@@ -1614,7 +1616,17 @@ muc_on_leave(struct server *srv, const char *from, const struct cluster_frame *f
     } else if (o) {
         struct muc_event ev = {codes, actor[0] ? actor : NULL, reason[0] ? reason : NULL,
                                new_nick[0] ? new_nick : NULL, true};
-        muc_occ_remove(srv, r, o, &ev, false);
+        if (ev.new_nick) {
+            /* A nick change (303): the occupant stays until the OCCUPANT
+             * that follows renames it. Removing it would drop a temporary
+             * room it is alone in, which that OCCUPANT would then make anew
+             * with the default configuration and no affiliations. */
+            muc_broadcast_presence(srv, r, o, &ev);
+            log_debug("muc nick-leaving room=%s nick=%s new=%s node=%s", r->jid, nick, new_nick,
+                      from);
+        } else {
+            muc_occ_remove(srv, r, o, &ev, false);
+        }
     }
     free(jid);
     free(nick);
@@ -1782,6 +1794,16 @@ muc_dir_room(struct server *srv, const char *jid)
     /* The entry went. An owner who made the room temporary already took it
      * out of the directory (cfg.persistent false); an administrator's
      * deletion destroys the room. */
+    if (!r->cfg.persistent) {
+        /* Kept in memory, as muc_room_store() did on the owner's node. */
+        for (int a = 0; a < 5; a++) {
+            const char **v = NULL;
+            size_t n = muc_dir_direct(r->dir, (enum muc_affil)a, &v);
+            for (size_t i = 0; i < n; i++)
+                muc_affil_mem_set(r, v[i], (enum muc_affil)a);
+            free(v);
+        }
+    }
     dir_room_unref(r->dir);
     r->dir = NULL;
     if (r->cfg.persistent) {

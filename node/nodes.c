@@ -60,7 +60,7 @@ nodes_serialize(struct stanza *st, struct buf *out)
     xml_serialize(st->el, NULL, out); /* declares jabber:client on the root */
 }
 
-static struct stanza *
+struct stanza *
 nodes_parse(const struct cluster_frame *f)
 {
     struct xml_tree *tree = NULL;

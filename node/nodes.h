@@ -48,6 +48,11 @@ int nodes_send(struct server *srv, const char *node, uint16_t type,
                const struct cluster_frame *f, size_t n);
 int nodes_broadcast(struct server *srv, uint16_t type, const struct cluster_frame *f, size_t n);
 
+/* A stanza as another node sent it (serialized, jabber:client declared):
+ * parsed, with st->id 0 (the caller assigns one); NULL when it does not
+ * parse. */
+struct stanza *nodes_parse(const struct cluster_frame *f);
+
 /* For palisadectl status: appends a text report of the members and their
  * sessions to out. */
 struct buf;

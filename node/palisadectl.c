@@ -424,6 +424,31 @@ user_dn(const struct ctl *c, const char *jid)
     return dn;
 }
 
+/* Searches base for entries of objectClass cls whose attr equals value
+ * (escaped here), at most limit of them (LDAP_NO_LIMIT for all): PAL_OK and
+ * *res (the caller frees it with ldap_msgfree() either way), PAL_ENOMEM, or
+ * PAL_ELDAP (reported). More entries than limit is not an error. */
+static int
+attr_search(struct ctl *c, const char *base, const char *cls, const char *attr,
+            const char *value, char **attrs, int limit, LDAPMessage **res)
+{
+    struct berval bv = {strlen(value), (char *)value};
+    struct berval esc = {0, NULL};
+    *res = NULL;
+    if (ldap_bv2escaped_filter_value(&bv, &esc) != 0)
+        return PAL_ENOMEM;
+    char *filter = xasprintf("(&(objectClass=%s)(%s=%s))", cls, attr, esc.bv_val);
+    ber_memfree(esc.bv_val);
+    int rc = ldap_search_ext_s(c->ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
+                               NULL, limit, res);
+    free(filter);
+    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+        ldap_diag(c->ld, rc, base, NULL);
+        return PAL_ELDAP;
+    }
+    return PAL_OK;
+}
+
 /* Searches users for the entry holding xmppJID=jid, with attrs: PAL_OK and *e
  * (NULL when there is none), or PAL_ENOMEM or PAL_ELDAP (a failed search is
  * reported). *e lies in *res, which the caller frees with ldap_msgfree() either
@@ -431,23 +456,11 @@ user_dn(const struct ctl *c, const char *jid)
 static int
 user_search(struct ctl *c, const char *jid, char **attrs, LDAPMessage **res, LDAPMessage **e)
 {
-    struct berval bv = {strlen(jid), (char *)jid};
-    struct berval esc = {0, NULL};
-    *res = NULL;
     *e = NULL;
-    if (ldap_bv2escaped_filter_value(&bv, &esc) != 0)
-        return PAL_ENOMEM;
-    char *filter = xasprintf("(&(objectClass=xmppUser)(xmppJID=%s))", esc.bv_val);
-    ber_memfree(esc.bv_val);
-    int rc = ldap_search_ext_s(c->ld, c->users, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
-                               NULL, 2, res);
-    free(filter);
-    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-        ldap_diag(c->ld, rc, "search", NULL);
-        return PAL_ELDAP;
-    }
-    *e = ldap_first_entry(c->ld, *res);
-    return PAL_OK;
+    int rc = attr_search(c, c->users, "xmppUser", "xmppJID", jid, attrs, 2, res);
+    if (rc == PAL_OK)
+        *e = ldap_first_entry(c->ld, *res);
+    return rc;
 }
 
 /* The DN of the entry holding xmppJID=jid under users, or NULL. */
@@ -2945,21 +2958,10 @@ room_entry_name(LDAP *ld, LDAPMessage *e, const char *dn)
 static int
 room_search(struct ctl *c, const char *jid, char **attrs, LDAPMessage **res, LDAPMessage **e)
 {
-    struct berval bv = {strlen(jid), (char *)jid};
-    struct berval esc = {0, NULL};
-    *res = NULL;
     *e = NULL;
-    if (ldap_bv2escaped_filter_value(&bv, &esc) != 0)
-        return PAL_ENOMEM;
-    char *filter = xasprintf("(&(objectClass=xmppRoom)(xmppRoomJID=%s))", esc.bv_val);
-    ber_memfree(esc.bv_val);
-    int rc = ldap_search_ext_s(c->ld, c->base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
-                               NULL, LDAP_NO_LIMIT, res);
-    free(filter);
-    if (rc != LDAP_SUCCESS) {
-        ldap_diag(c->ld, rc, c->base, NULL);
-        return PAL_ELDAP;
-    }
+    int rc = attr_search(c, c->base, "xmppRoom", "xmppRoomJID", jid, attrs, LDAP_NO_LIMIT, res);
+    if (rc != PAL_OK)
+        return rc;
     char *best = NULL;
     for (LDAPMessage *m = ldap_first_entry(c->ld, *res); m; m = ldap_next_entry(c->ld, m)) {
         char *d = ldap_get_dn(c->ld, m);
