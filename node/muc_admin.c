@@ -644,9 +644,13 @@ muc_admin_configure(struct server *srv, struct stanza *st, const struct xml_node
     muc_config_clear(&r->cfg);
     r->cfg = nc;
     r->locked = false;
+    /* The other nodes hear of the new configuration before the directory
+     * write: a node whose replica loses a persistent room's entry before it
+     * knows the room became temporary takes that for an administrator's
+     * deletion and destroys the room there. */
+    muc_announce_room(srv, r);
     if (was_persistent || r->cfg.persistent)
         muc_room_store(srv, r);
-    muc_announce_room(srv, r);
     log_info("muc room-configured room=%s by=%s persistent=%d members_only=%d was_locked=%d",
              r->jid, st->from->bare, r->cfg.persistent, r->cfg.members_only, was_locked);
     muc_admin_send(srv, stanza_iq_result(st));
@@ -994,6 +998,11 @@ muc_admin_set(struct server *srv, struct stanza *st, const struct xml_node *q, s
         items[i].is_changed = true;
         has_affil_change = true;
     }
+    /* The other nodes get the new affiliations before the presence updates
+     * below (links keep the order): they render an occupant's presence with
+     * the affiliation they hold. */
+    if (has_affil_change && r->dir == NULL)
+        muc_announce_room(srv, r);
 
     /* Then what they mean for the occupants, in the iq's order. */
     room_jid = xstrdup(r->jid);
@@ -1019,8 +1028,6 @@ muc_admin_set(struct server *srv, struct stanza *st, const struct xml_node *q, s
             is_alive = muc_admin_affil_effects(srv, r, room_jid, &items[i], actor_nick);
         }
     }
-    if (is_alive && has_affil_change && r->dir == NULL)
-        muc_announce_room(srv, r);
     muc_admin_send(srv, stanza_iq_result(st));
     goto out;
 
