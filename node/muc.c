@@ -18,7 +18,9 @@
  *             "affil bare\n"][subject stanza or ""]  a node holding the
  *             room's directory entry takes the affiliations from there
  *   OCCUPANT  [room][nick][real full JID][role][presence stanza or ""][codes]
- *             an occupant entered or changed (role, presence)
+ *             [affiliation] an occupant entered or changed (role, presence,
+ *             affiliation as the sender knows it: the receiver's replica of a
+ *             directory room may lag)
  *   LEAVE     [room][nick][codes][actor][reason][new nick]  with a new nick
  *             (303) the occupant stays: the OCCUPANT that follows renames it
  *   GROUPCHAT [room][stamp ms][stanza]  also history entries of a snapshot
@@ -653,7 +655,7 @@ muc_user_x(struct server *srv, struct muc_room *r, struct stanza *p, const struc
 {
     struct xml_node *x = xml_elem_new(p->tree, p->el, NS_MUC_USER, "x");
     struct xml_node *item = xml_elem_new(p->tree, x, NS_MUC_USER, "item");
-    enum muc_affil a = muc_affil_of(srv, r, o->jid->bare);
+    enum muc_affil a = ev && ev->has_affil ? ev->affil : muc_affil_of(srv, r, o->jid->bare);
     xml_set_attr(p->tree, item, NULL, "affiliation", muc_affil_str(a));
     xml_set_attr(p->tree, item, NULL, "role",
                  ev && ev->unavailable ? "none" : muc_role_str(o->role));
@@ -811,15 +813,18 @@ muc_occ_send(struct server *srv, struct muc_room *r, struct muc_occupant *o, con
              const char *node)
 {
     char role[2] = {(char)('0' + o->role), '\0'};
+    /* The affiliation as this node knows it now: another node's replica of
+     * a directory room may not have the change that caused this yet. */
+    char affil[2] = {(char)('0' + muc_affil_of(srv, r, o->jid->bare)), '\0'};
     struct buf pres;
     buf_init(&pres);
     if (o->presence)
         xml_serialize(o->presence->el, NULL, &pres);
-    struct cluster_frame f[6] = {
+    struct cluster_frame f[7] = {
         fstr(r->jid), fstr(o->nick), fstr(o->jid->full), fstr(role),
-        {buf_used(&pres) ? buf_head(&pres) : "", buf_used(&pres)}, fstr(codes),
+        {buf_used(&pres) ? buf_head(&pres) : "", buf_used(&pres)}, fstr(codes), fstr(affil),
     };
-    muc_frames_send(srv, MUC_MSG_OCCUPANT, node, f, 6);
+    muc_frames_send(srv, MUC_MSG_OCCUPANT, node, f, 7);
     buf_free(&pres);
 }
 
@@ -1592,7 +1597,13 @@ muc_on_occupant(struct server *srv, const char *from, const struct cluster_frame
         stanza_unref(o->presence);
         o->presence = muc_fstanza(srv, &f[4]);
     }
-    muc_broadcast_presence(srv, r, o, &(struct muc_event){.codes = codes});
+    struct muc_event ev = {.codes = codes};
+    if (n > 6 && f[6].len == 1 && ((const char *)f[6].data)[0] >= '0' &&
+        ((const char *)f[6].data)[0] <= '4') {
+        ev.has_affil = true;
+        ev.affil = (enum muc_affil)(((const char *)f[6].data)[0] - '0');
+    }
+    muc_broadcast_presence(srv, r, o, &ev);
     log_debug("muc occupant room=%s nick=%s jid=%s node=%s%s", r->jid, o->nick, o->jid->full,
               o->node ? o->node : "-", is_new ? " new" : "");
 out:
@@ -1614,8 +1625,11 @@ muc_on_leave(struct server *srv, const char *from, const struct cluster_frame *f
     if (!jid || !nick || !codes || !actor || !reason || !new_nick) {
         log_warn("muc bad-message type=leave node=%s", from);
     } else if (o) {
-        struct muc_event ev = {codes, actor[0] ? actor : NULL, reason[0] ? reason : NULL,
-                               new_nick[0] ? new_nick : NULL, true};
+        struct muc_event ev = {.codes = codes,
+                               .actor = actor[0] ? actor : NULL,
+                               .reason = reason[0] ? reason : NULL,
+                               .new_nick = new_nick[0] ? new_nick : NULL,
+                               .unavailable = true};
         if (ev.new_nick) {
             /* A nick change (303): the occupant stays until the OCCUPANT
              * that follows renames it. Removing it would drop a temporary

@@ -141,6 +141,8 @@ struct muc_event {
     const char *reason;    /* or NULL */
     const char *new_nick;  /* 303 nick change: the new nick */
     bool unavailable;
+    bool has_affil;        /* affil is the occupant's affiliation, as the node that */
+    enum muc_affil affil;  /* announced the change knew it (else read it here) */
 };
 /* Sends the presence of occupant o (available, or unavailable per ev) to every
  * occupant whose session is on this node (o itself, when local, with 110). */

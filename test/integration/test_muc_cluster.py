@@ -563,6 +563,32 @@ def test_members_only_set_on_node2(cluster_health, on, users):
         assert "muc_membersonly" in M.disco_info(x, room).features, x.jid
 
 
+def test_membership_in_a_directory_room_seen_on_every_node(cluster_health, on, users, slapd):
+    """In a room from the directory the owner (node1) makes an occupant of node2 a
+    member: the occupants on node1, node2 and node3 all see affiliation 'member' in
+    the presence that announces it, although node2's and node3's replicas learn of
+    the directory write only afterwards."""
+    uo, u2, u3 = users.take(3)
+    room = M.new_room("cldirmember")
+    slapd.ldap_add(M.room_ldif(slapd, room, owners=[slapd.user_dn(uo.jid)], name="Members"))
+    co, c2, c3 = on(uo, 1), on(u2, 2), on(u3, 3)
+    for cl in (co, c2, c3):
+        M.wait_room(cl, room, timeout=5)
+    join_there(co, room, "owner")
+    in_room(room, (co, "owner"), (c2, "two"), (c3, "three"))
+    for attempt in range(3):  # each grant is a fresh race between the cluster and LDAP
+        affil = "member" if attempt % 2 == 0 else "none"
+        for x in (co, c2, c3):
+            x.clear()
+        r = M.admin_set(co, room, {"jid": u2.jid, "affiliation": affil})
+        assert r["type"] == "result", M.summary(r)
+        for x in (co, c2, c3):
+            p = x.wait_for(is_occ_presence(room, "two", "available"), 10,
+                           "two's new affiliation at %s" % x.jid)
+            assert item(p).get("affiliation") == affil, "%s sees two's affiliation as %s: %s" % (
+                x.jid, item(p).get("affiliation"), M.summary(p))
+
+
 def test_room_made_persistent_outlives_a_restart(cluster_health, on, users, slapd):
     """The owner (node1) makes a temporary room persistent (with a name, a description
     and moderation): its entry appears in the directory, every node calls it
