@@ -46,6 +46,7 @@ struct labels_cached {
     struct policy_label *label;
     struct policy_decision valid;
     struct xml_tree *envelope; /* the server's <securitylabel/>, NULL until built */
+    char *marking;             /* its display marking, NULL until needed */
 };
 
 struct labels_cache {
@@ -99,6 +100,7 @@ labels_cache_clear(struct labels_cache *lc)
         struct labels_cached *e = v[i];
         policy_label_free(e->label);
         xml_tree_free(e->envelope);
+        free(e->marking);
         free(e);
     }
     free(v);
@@ -138,14 +140,20 @@ labels_free(struct server *srv)
 static const struct policy_clearance *
 labels_clearance(struct server *srv, const unsigned char *der, size_t len)
 {
+    static const char hex[] = "0123456789abcdef";
     struct labels_cache *lc = labels_cache(srv);
-    char *key = xmalloc(2 * len + 1);
-    for (size_t i = 0; i < len; i++)
-        snprintf(key + 2 * i, 3, "%02x", der[i]);
+    char stack[512];
+    char *key = 2 * len + 1 <= sizeof stack ? stack : xmalloc(2 * len + 1);
+    for (size_t i = 0; i < len; i++) {
+        key[2 * i] = hex[der[i] >> 4];
+        key[2 * i + 1] = hex[der[i] & 15];
+    }
+    key[2 * len] = '\0';
     struct policy_clearance *c = hash_get(lc->clearances, key);
     if (!c && policy_clearance_from_der(der, len, &c) == PAL_OK)
         hash_put(lc->clearances, key, c);
-    free(key);
+    if (key != stack)
+        free(key);
     return c;
 }
 
@@ -265,6 +273,8 @@ labels_of(struct server *srv, struct stanza *st, bool *bad, struct labels_cached
         } else if (e) {
             st->label = policy_label_dup(e->label);
             st->label_state = 2;
+            if (e->marking) /* built once per label, not once per stanza */
+                st->label_marking = xstrdup(e->marking);
             if (entry)
                 *entry = e;
         } else {
@@ -285,27 +295,49 @@ labels_of(struct server *srv, struct stanza *st, bool *bad, struct labels_cached
     return st->label_state == 2 ? st->label : NULL;
 }
 
-static void
-labels_marking_text(struct server *srv, const struct policy_label *l, char *out, size_t cap)
+/* The display marking of l from the policy ("?" when it has none); caller
+ * frees. */
+static char *
+labels_marking_new(struct server *srv, const struct policy_label *l)
 {
     struct policy_marking m = {0};
+    char *text = NULL;
     if (srv->policy && policy_display_marking(srv->policy, l, &m) == PAL_OK && m.text)
-        snprintf(out, cap, "%s", m.text);
-    else
-        snprintf(out, cap, "?");
+        text = xstrdup(m.text);
     policy_marking_clear(&m);
+    return text ? text : xstrdup("?");
 }
 
+/* A cached label's marking, built once per label. */
+static const char *
+labels_entry_marking(struct server *srv, struct labels_cached *e)
+{
+    if (!e->marking)
+        e->marking = labels_marking_new(srv, e->label);
+    return e->marking;
+}
+
+/* The marking of the stanza's own label (l = what labels_of returned), built
+ * once per stanza, or taken from the label cache when labels_of had it. */
+static const char *
+labels_stanza_marking(struct server *srv, struct stanza *st, const struct policy_label *l)
+{
+    if (!st->label_marking)
+        st->label_marking = labels_marking_new(srv, l);
+    return st->label_marking;
+}
+
+/* Logs a decision on st; the marking is the label's (e: its cache entry
+ * when known, else the stanza's own label l). */
 static void
-labels_log(struct server *srv, const char *check, struct policy_decision d,
-           const struct stanza *st, const char *jid, const struct policy_label *l)
+labels_log(struct server *srv, const char *check, struct policy_decision d, struct stanza *st,
+           const char *jid, const struct policy_label *l, struct labels_cached *e)
 {
     bool is_allow = d.verdict == POLICY_ALLOW;
     if (!log_enabled(is_allow ? LOG_LEVEL_INFO : LOG_LEVEL_NOTICE))
         return; /* the marking is not worth building for a filtered line */
-    char marking[128] = "-";
-    if (l)
-        labels_marking_text(srv, l, marking, sizeof marking);
+    const char *marking = e ? labels_entry_marking(srv, e) : l ? labels_stanza_marking(srv, st, l)
+                                                                 : "-";
     if (is_allow)
         log_info("policy decision check=%s verdict=%s reason=%s stanza=%" PRIu64
                  " jid=%s label=\"%s\"",
@@ -400,6 +432,8 @@ labels_rewrite(struct server *srv, struct stanza *st, const struct policy_label 
     stanza_touched(st);
     st->label = keep;
     st->label_state = 2;
+    if (e && e->marking)
+        st->label_marking = xstrdup(e->marking);
     return true;
 }
 
@@ -475,11 +509,11 @@ labels_outbound(struct server *srv, struct stanza *st, struct sess *origin)
         } else {
             d = policy_check_any(srv->policy, POLICY_CHECK_SEND,
                                  (const struct policy_clearance *const *)c.v, c.n, l);
-            labels_log(srv, "send", d, st, origin->jid->bare, l);
+            labels_log(srv, "send", d, st, origin->jid->bare, l, entry);
         }
         clearances_clear(&c);
     } else {
-        labels_log(srv, "send", d, st, origin->jid->bare, l);
+        labels_log(srv, "send", d, st, origin->jid->bare, l, entry);
     }
     if (d.verdict == POLICY_DENY_BAD_LABEL) {
         labels_error(srv, origin, st, "modify", "bad-request",
@@ -519,15 +553,14 @@ labels_may_read(struct server *srv, const char *bare_jid, struct stanza *st)
     clearances_load(srv, u, &c);
     if (c.unreadable) {
         d = (struct policy_decision){POLICY_DENY_CLEARANCE, 0};
-        char marking[128];
-        labels_marking_text(srv, l, marking, sizeof marking);
         log_notice("policy decision check=read verdict=%s reason=unreadable-clearance "
                    "stanza=%" PRIu64 " jid=%s label=\"%s\" (fix the user's xmppClearance)",
-                   policy_verdict_str(d.verdict), st->id, bare_jid, marking);
+                   policy_verdict_str(d.verdict), st->id, bare_jid,
+                   labels_stanza_marking(srv, st, l));
     } else {
         d = policy_check_any(srv->policy, POLICY_CHECK_READ,
                              (const struct policy_clearance *const *)c.v, c.n, l);
-        labels_log(srv, "read", d, st, bare_jid, l);
+        labels_log(srv, "read", d, st, bare_jid, l, NULL);
     }
     clearances_clear(&c);
     dir_user_unref(u);
@@ -564,7 +597,7 @@ labels_room_may_carry(struct server *srv, const struct dir_room *room, const cha
          * only. */
         d = policy_check_any(srv->policy, POLICY_CHECK_READ,
                              (const struct policy_clearance *const *)c.v, c.n, l);
-        labels_log(srv, "room", d, st, room_jid, l);
+        labels_log(srv, "room", d, st, room_jid, l, NULL);
     }
     clearances_clear(&c);
     return d.verdict == POLICY_ALLOW;
@@ -592,8 +625,7 @@ labels_may_enter(struct server *srv, const char *bare_jid, const struct dir_room
     else
         d = policy_check_any(srv->policy, POLICY_CHECK_READ,
                              (const struct policy_clearance *const *)c.v, c.n, e->label);
-    char marking[128];
-    labels_marking_text(srv, e->label, marking, sizeof marking);
+    const char *marking = labels_entry_marking(srv, e);
     if (d.verdict == POLICY_ALLOW)
         log_info("policy decision check=enter verdict=%s reason=%s jid=%s room=%s label=\"%s\"",
                  policy_verdict_str(d.verdict), policy_reason_str(d.reason), bare_jid, room->jid,
@@ -661,13 +693,15 @@ labels_for_receiver(struct server *srv, struct sess *to, struct stanza *st)
     struct xml_node *body = xml_child(st->el, XMPP_NS_CLIENT, "body");
     if (!body)
         return stanza_ref(st);
-    char marking[160];
-    labels_marking_text(srv, l, marking, sizeof marking);
+    const char *marking = labels_stanza_marking(srv, st, l);
+    size_t n = strlen(marking);
+    char *line = xmalloc(n + 1);
+    memcpy(line, marking, n);
+    line[n] = '\n';
     struct stanza *c = stanza_copy(st);
     struct xml_node *cbody = xml_child(c->el, XMPP_NS_CLIENT, "body");
-    size_t n = strlen(marking);
-    marking[n] = '\n';
-    xml_prepend_text(c->tree, cbody, marking, n + 1);
+    xml_prepend_text(c->tree, cbody, line, n + 1);
+    free(line);
     stanza_touched(c);
     return c;
 }

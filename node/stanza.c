@@ -157,6 +157,7 @@ stanza_unref(struct stanza *st)
     if (st == NULL || --st->refs > 0)
         return;
     policy_label_free(st->label);
+    free(st->label_marking);
     xml_tree_free(st->tree);
     jid_free(st->from);
     jid_free(st->to);
@@ -223,6 +224,8 @@ stanza_touched(struct stanza *st)
     st->wire = NULL;
     policy_label_free(st->label);
     st->label = NULL;
+    free(st->label_marking);
+    st->label_marking = NULL;
     st->label_state = 0;
     /* The tree may have been edited by hand: keep the cached pointers honest. */
     st->type = xml_attr(st->el, "type");

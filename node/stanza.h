@@ -31,6 +31,7 @@ struct stanza {
     /* labels.c's cache of the parsed security label (policy_label), reset by
      * stanza_touched(); label_refused: the sender was already told. */
     void *label;
+    char *label_marking; /* its display marking once labels.c needed it (owned) */
     int label_state; /* 0 not looked at, 1 unlabelled, 2 parsed, 3 unreadable */
     bool label_refused;
 };
