@@ -70,6 +70,30 @@ append_child(struct xml_node *parent, struct xml_node *n)
     parent->last_child = n;
 }
 
+/* el's subtree changes: no element from el up keeps its serialization
+ * (xml_set_raw). */
+static void
+raw_drop(struct xml_node *el)
+{
+    for (; el != NULL; el = el->parent) {
+        if (el->type == XML_ELEMENT) {
+            el->text = NULL;
+            el->text_len = 0;
+        }
+    }
+}
+
+void
+xml_set_raw(struct xml_tree *t, struct xml_node *el, const char *s, size_t n)
+{
+    char *p = arena_alloc(t->arena, n + 1);
+
+    memcpy(p, s, n);
+    p[n] = '\0';
+    el->text = p;
+    el->text_len = n;
+}
+
 struct xml_node *
 xml_elem_new(struct xml_tree *t, struct xml_node *parent, const char *ns, const char *name)
 {
@@ -84,8 +108,10 @@ xml_elem_new(struct xml_tree *t, struct xml_node *parent, const char *ns, const 
     else
         n->ns = ns_copy(t, ns);
     n->name = arena_strdup(t->arena, name);
-    if (parent != NULL)
+    if (parent != NULL) {
+        raw_drop(parent);
         append_child(parent, n);
+    }
     else if (t->root == NULL)
         t->root = n;
     /* else: a detached element, useful only to its creator */
@@ -110,6 +136,7 @@ xml_set_attr(struct xml_tree *t, struct xml_node *el, const char *ns, const char
     struct xml_attr *a = find_attr(el, ns, name);
     struct xml_attr **tail;
 
+    raw_drop(el);
     if (a != NULL) {
         a->value = arena_strdup(t->arena, value);
         return;
@@ -130,6 +157,7 @@ xml_del_attr(struct xml_node *el, const char *ns, const char *name)
 {
     struct xml_attr **pp;
 
+    raw_drop(el);
     for (pp = &el->attrs; *pp != NULL; pp = &(*pp)->next) {
         if (strcmp((*pp)->name, name) == 0 && str_eq((*pp)->ns, ns)) {
             *pp = (*pp)->next;
@@ -193,6 +221,7 @@ xml_add_text(struct xml_tree *t, struct xml_node *el, const char *s, size_t n)
 {
     if (n == 0)
         return;
+    raw_drop(el);
     if (el->last_child != NULL && el->last_child->type == XML_TEXT) {
         text_merge(t, el->last_child, s, n, false);
         return;
@@ -207,6 +236,7 @@ xml_prepend_text(struct xml_tree *t, struct xml_node *el, const char *s, size_t 
 
     if (n == 0)
         return;
+    raw_drop(el);
     if (el->children != NULL && el->children->type == XML_TEXT) {
         text_merge(t, el->children, s, n, true);
         return;
@@ -255,6 +285,7 @@ xml_unlink(struct xml_node *child)
 
     if (parent == NULL)
         return;
+    raw_drop(parent);
     for (c = parent->children; c != NULL && c != child; c = c->next)
         prev = c;
     if (c == NULL)
@@ -319,6 +350,8 @@ xml_copy(struct xml_tree *t, struct xml_node *parent, const struct xml_node *src
         xml_set_attr(t, n, a->ns, a->name, a->value);
     for (c = src->children; c != NULL; c = c->next)
         xml_copy(t, n, c);
+    if (src->text != NULL) /* after the children: appending them drops it */
+        xml_set_raw(t, n, src->text, src->text_len);
     return n;
 }
 
@@ -399,6 +432,10 @@ xml_serialize(const struct xml_node *el, const char *parent_ns, struct buf *out)
 
     if (el->type == XML_TEXT) {
         buf_append_xml_escaped(out, el->text, el->text_len, 0);
+        return;
+    }
+    if (el->text != NULL && !str_eq(el->ns, parent_ns)) {
+        buf_append(out, el->text, el->text_len); /* xml_set_raw */
         return;
     }
     buf_append_str(out, "<");

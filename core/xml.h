@@ -33,7 +33,9 @@ struct xml_node {
     struct xml_node *children;
     struct xml_node *last_child;
     struct xml_node *next;
-    const char *text; /* XML_TEXT: the characters (unescaped), text_len bytes */
+    /* XML_TEXT: the characters (unescaped), text_len bytes. XML_ELEMENT: NULL,
+     * or the element's own serialization (xml_set_raw) */
+    const char *text;
     size_t text_len;
 };
 
@@ -45,6 +47,13 @@ struct xml_tree {
 /* A new empty tree (root NULL). */
 struct xml_tree *xml_tree_new(void);
 void xml_tree_free(struct xml_tree *t); /* NULL is fine */
+
+/* Gives el its serialization s[0..n) (copied), which xml_serialize() then
+ * writes instead of walking el, wherever el's namespace is not its parent's
+ * (so that s declares it): for a subtree built once and copied into many
+ * stanzas. xml_copy() carries it; any change below el (new child, attribute,
+ * text, unlink) drops it. s must be what xml_serialize() writes for el. */
+void xml_set_raw(struct xml_tree *t, struct xml_node *el, const char *s, size_t n);
 
 /* A new element in t's arena, appended to parent (or made t's root when parent is
  * NULL and t has none). ns NULL means the parent's namespace. Strings are copied. */

@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/ev.h"
 #include "core/jid.h"
@@ -46,6 +47,7 @@ struct labels_cached {
     struct policy_label *label;
     struct policy_decision valid;
     struct xml_tree *envelope; /* the server's <securitylabel/>, NULL until built */
+    struct buf wire;           /* ... and its serialization in a jabber:client stanza */
     char *marking;             /* its display marking, NULL until needed */
 };
 
@@ -100,6 +102,7 @@ labels_cache_clear(struct labels_cache *lc)
         struct labels_cached *e = v[i];
         policy_label_free(e->label);
         xml_tree_free(e->envelope);
+        buf_free(&e->wire);
         free(e->marking);
         free(e);
     }
@@ -171,6 +174,7 @@ labels_cached_b64(struct server *srv, const char *b64)
     if (policy_label_from_base64(b64, strlen(b64), &l) != PAL_OK)
         return NULL;
     e = xcalloc(1, sizeof *e);
+    buf_init(&e->wire);
     e->label = l;
     e->valid = srv->policy ? policy_label_validate(srv->policy, l)
                            : (struct policy_decision){POLICY_DENY_BAD_LABEL, 0};
@@ -423,8 +427,12 @@ labels_rewrite(struct server *srv, struct stanza *st, const struct policy_label 
                 policy_label_free(keep);
                 return false;
             }
+            xml_serialize(e->envelope->root, XMPP_NS_CLIENT, &e->wire);
         }
-        xml_copy(st->tree, st->el, e->envelope->root);
+        /* The tree for whoever reads the label; the bytes for the wire, so
+         * each stanza does not serialize the envelope again. */
+        struct xml_node *copy = xml_copy(st->tree, st->el, e->envelope->root);
+        xml_set_raw(st->tree, copy, buf_head(&e->wire), buf_used(&e->wire));
     } else if (policy_label_to_xep258(srv->policy, keep, st->tree, st->el, NULL) != PAL_OK) {
         policy_label_free(keep);
         return false;

@@ -423,6 +423,53 @@ test_xml_parse_doc_many_entities_in_text(void **state)
     free(doc);
 }
 
+/* xml_set_raw: a pre-serialized subtree is written as given, travels with
+ * xml_copy, and is dropped by any change below it. */
+static void
+test_xml_raw_subtree(void **state)
+{
+    (void)state;
+    struct xml_tree *lab = parse_ok("<securitylabel xmlns='urn:x:l'><label>L</label></securitylabel>");
+    char *exact = ser(lab->root, "jabber:client");
+    struct xml_tree *t = parse_ok("<message xmlns='jabber:client'><body>hi</body></message>");
+    struct xml_node *c = xml_copy(t, t->root, lab->root);
+    /* a marker only raw output can produce: proves the raw bytes are used */
+    xml_set_raw(t, c, "<securitylabel xmlns='urn:x:l'><raw/></securitylabel>", 53);
+    char *s = ser(t->root, NULL);
+    assert_non_null(strstr(s, "<raw/>"));
+    free(s);
+    /* the same namespace as the parent: serialized normally */
+    s = ser(c, "urn:x:l");
+    assert_null(strstr(s, "<raw/>"));
+    free(s);
+    /* copied into another tree, the raw form comes along */
+    struct xml_tree *t2 = xml_tree_new();
+    xml_copy(t2, NULL, t->root);
+    s = ser(t2->root, NULL);
+    assert_non_null(strstr(s, "<raw/>"));
+    free(s);
+    /* a change below it (here: text in a child) drops it everywhere up */
+    xml_add_text(t, xml_child(c, "urn:x:l", "label"), "2", 1);
+    s = ser(t->root, NULL);
+    assert_null(strstr(s, "<raw/>"));
+    assert_non_null(strstr(s, "<label>L2</label>"));
+    free(s);
+    /* the real serialization set as raw gives identical output */
+    struct xml_tree *t3 = parse_ok("<message xmlns='jabber:client'/>");
+    struct xml_node *c3 = xml_copy(t3, t3->root, lab->root);
+    char *plain = ser(t3->root, NULL);
+    xml_set_raw(t3, c3, exact, strlen(exact));
+    s = ser(t3->root, NULL);
+    assert_string_equal(s, plain);
+    free(s);
+    free(plain);
+    free(exact);
+    xml_tree_free(lab);
+    xml_tree_free(t);
+    xml_tree_free(t2);
+    xml_tree_free(t3);
+}
+
 int
 main(void)
 {
@@ -441,6 +488,7 @@ main(void)
         cmocka_unit_test(test_xml_parse_doc_reports_line_of_syntax_error),
         cmocka_unit_test(test_xml_parse_file_names_the_file),
         cmocka_unit_test(test_xml_parse_doc_many_entities_in_text),
+        cmocka_unit_test(test_xml_raw_subtree),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
