@@ -1781,9 +1781,13 @@ muc_dir_room(struct server *srv, const char *jid)
             dir_room_unref(d);
             return;
         }
-        if (!r) {
-            r = muc_room_create(srv, j);
+        if (r && r->dir == d) { /* the same snapshot: nothing changed */
+            jid_free(j);
+            dir_room_unref(d);
+            return;
         }
+        if (!r)
+            r = muc_room_create(srv, j);
         jid_free(j);
         dir_room_unref(r->dir);
         r->dir = d;
