@@ -2,8 +2,8 @@
 /* bench.h - palisade-bench, the XMPP load generator: one epoll loop, thousands
  * of non-blocking client connections, each doing TCP connect, stream header,
  * STARTTLS or direct TLS (or neither), SASL PLAIN or SCRAM-SHA-256, resource
- * binding and initial presence. Scenarios (login, messages, labelled, idle,
- * parse) drive the clients through the hooks below and print one
+ * binding and initial presence. Scenarios (login, messages, labelled, muc,
+ * idle, parse) drive the clients through the hooks below and print one
  * "RESULT key=value ..." line each. Nothing here is part of the server or of
  * the test suite: timings live only in test/bench/. */
 #ifndef PALISADE_BENCH_H
@@ -26,6 +26,7 @@ struct bench_opts {
     const char *server;     /* a name for the RESULT line */
     const char *host;
     int port;
+    int peer_port;          /* messages: the odd clients (receivers) connect here; 0 = port */
     const char *domain;
     const char *prefix;     /* user names: prefix + zero-padded index */
     int width;              /* digits of the index */
@@ -38,6 +39,12 @@ struct bench_opts {
     int user_offset;        /* first user index */
     long warmup;            /* untimed logins first (login; SCRAM caches the salted password) */
     int pairs;
+    bool one_way;           /* messages: only the even client of a pair sends */
+    int rooms;              /* muc: rooms */
+    int occupants;          /* muc: occupants per room */
+    int room_senders;       /* muc: occupants per room that send */
+    const char *room_prefix;  /* muc: room names: prefix + index */
+    const char *muc_domain;   /* muc: the service (default conference.<domain>) */
     double rate;            /* messages/s offered in total; 0 = flat out */
     int window;             /* messages in flight per direction */
     double duration;        /* seconds measured */
@@ -169,6 +176,7 @@ struct client {
     int idx;                 /* slot number in its scenario */
     int user;                /* user index */
     int fd;
+    bool alt_port;           /* connects to --peer-port */
     SSL *ssl;
     enum client_state state;
     bool tls_up;
@@ -194,6 +202,7 @@ struct client {
     uint64_t in_flight;
     uint64_t received, unique;
     struct bench_bitmap seen; /* seqs received from peer */
+    bool synced;             /* a probe of ours reached the peer */
     void *user_data;
 };
 
@@ -202,6 +211,10 @@ struct client_hooks {
     void (*on_ready)(struct client *c);               /* bound, presence sent */
     void (*on_message)(struct client *c, const struct scan_item *it);
     void (*on_end)(struct client *c);                 /* CL_DONE or CL_FAILED, fd closed */
+    /* Once bound: every presence (errors too, after they are counted), and
+     * every iq result or error other than the bind's. */
+    void (*on_presence)(struct client *c, const struct scan_item *it);
+    void (*on_iq_result)(struct client *c, const struct scan_item *it);
 };
 
 void client_global_init(const struct client_hooks *hooks);
@@ -221,6 +234,8 @@ void client_flush_all(void);
 void client_poll(int timeout_ms);
 /* Fails clients whose deadline passed. */
 void client_check_deadlines(struct client *v, size_t n, uint64_t now);
+/* Is the item's type attribute exactly type? */
+bool client_type_is(const struct scan_item *it, const char *type);
 /* Counters over all clients since start. */
 struct client_counters {
     uint64_t stream_errors;
@@ -239,12 +254,28 @@ const char *client_user_name(int user, char *buf, size_t cap);
 bool bench_bitmap_test_set(struct bench_bitmap *b, uint64_t i);
 void bench_bitmap_free(struct bench_bitmap *b);
 
-/* ---- scenarios (scenarios.c, parse.c) ---- */
+/* ---- scenarios (scenarios.c, muc.c, parse.c) ---- */
 
 int scenario_login(void);
 int scenario_messages(bool labelled);
+int scenario_muc(void);
 int scenario_idle(void);
 int scenario_parse(void);
+
+/* Shared by the scenarios with long-lived sessions (scenarios.c). */
+struct client *bench_clients_alloc(int n);   /* users offset + slot; caller frees */
+void bench_clients_free(struct client *v, int n);
+/* Hooks for on_ready and on_end while bench_sessions_setup() runs. */
+void bench_setup_on_ready(struct client *c);
+void bench_setup_on_end(struct client *c);
+/* Connects the n clients of v, --concurrency at a time, reporting progress;
+ * true when all are ready. *failed gets the failures. */
+bool bench_sessions_setup(struct client *v, int n, double *elapsed, int *failed);
+void bench_sessions_close(struct client *v, int n);
+void bench_poll_for(double seconds);
+const char *bench_tls_name(void);
+const char *bench_mech_name(void);
+void bench_print_failures(void);
 
 /* "RESULT scenario=... server=... " prefix, common keys. */
 void bench_result_begin(char *buf, size_t cap);

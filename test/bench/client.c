@@ -41,6 +41,8 @@ static struct {
     struct client_hooks hooks;
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    struct sockaddr_storage addr2;  /* --peer-port */
+    socklen_t addr2len;
     struct client *dirty;
     struct client **ended;
     size_t n_ended, cap_ended;
@@ -86,6 +88,19 @@ client_global_init(const struct client_hooks *hooks)
     memcpy(&g.addr, ai->ai_addr, ai->ai_addrlen);
     g.addrlen = ai->ai_addrlen;
     freeaddrinfo(ai);
+    memcpy(&g.addr2, &g.addr, g.addrlen);
+    g.addr2len = g.addrlen;
+    if (bench_opt.peer_port > 0) {
+        snprintf(port, sizeof port, "%d", bench_opt.peer_port);
+        rc = getaddrinfo(bench_opt.host, port, &hints, &ai);
+        if (rc != 0) {
+            fprintf(stderr, "palisade-bench: %s: %s\n", bench_opt.host, gai_strerror(rc));
+            exit(2);
+        }
+        memcpy(&g.addr2, ai->ai_addr, ai->ai_addrlen);
+        g.addr2len = ai->ai_addrlen;
+        freeaddrinfo(ai);
+    }
     if (bench_opt.tls != BENCH_TLS_NONE) {
         g.ctx = SSL_CTX_new(TLS_client_method());
         if (!g.ctx) {
@@ -466,7 +481,7 @@ client_answer_iq(struct client *c, const struct scan_item *it)
     client_send_str(c, out);
 }
 
-static bool
+bool
 client_type_is(const struct scan_item *it, const char *type)
 {
     const char *v;
@@ -486,14 +501,22 @@ client_on_iq(struct client *c, const struct scan_item *it)
     size_t idlen;
     bool is_bind = c->state == CL_BIND && scan_attr(it->start, it->tag_len, "id", &id, &idlen) &&
                    idlen == 5 && memcmp(id, "bind1", 5) == 0;
-    if (client_type_is(it, "error")) {
-        client_ctr.stanza_errors++;
-        if (is_bind)
-            client_fail(c, "bind refused");
+    if (!is_bind) {
+        if (client_type_is(it, "error")) {
+            client_ctr.stanza_errors++;
+            if (!client_ctr.first_failure[0])
+                snprintf(client_ctr.first_failure, sizeof client_ctr.first_failure,
+                         "iq error: %.*s", (int)(it->len < 120 ? it->len : 120), it->start);
+        }
+        if (c->state == CL_READY && g.hooks.on_iq_result)
+            g.hooks.on_iq_result(c, it);
         return;
     }
-    if (!is_bind)
+    if (client_type_is(it, "error")) {
+        client_ctr.stanza_errors++;
+        client_fail(c, "bind refused");
         return;
+    }
     const char *jid;
     size_t jlen;
     if (!scan_child_text(it, "jid", &jid, &jlen) || jlen >= sizeof c->jid) {
@@ -547,8 +570,15 @@ client_on_item(struct client *c, const struct scan_item *it)
             return true;
         }
         if (scan_name_is(it, "presence")) {
-            if (client_type_is(it, "error"))
+            if (client_type_is(it, "error")) {
                 client_ctr.stanza_errors++;
+                if (!client_ctr.first_failure[0])
+                    snprintf(client_ctr.first_failure, sizeof client_ctr.first_failure,
+                             "presence error: %.*s", (int)(it->len < 120 ? it->len : 120),
+                             it->start);
+            }
+            if (g.hooks.on_presence)
+                g.hooks.on_presence(c, it);
             return true;
         }
     }
@@ -718,7 +748,9 @@ client_start(struct client *c, uint64_t deadline)
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(c->fd, (struct sockaddr *)&g.addr, g.addrlen) != 0 && errno != EINPROGRESS) {
+    const struct sockaddr *sa = (const struct sockaddr *)(c->alt_port ? &g.addr2 : &g.addr);
+    socklen_t salen = c->alt_port ? g.addr2len : g.addrlen;
+    if (connect(c->fd, sa, salen) != 0 && errno != EINPROGRESS) {
         static char reason[96];
         snprintf(reason, sizeof reason, "connect: %s", strerror(errno));
         client_fail(c, reason);

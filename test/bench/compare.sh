@@ -15,9 +15,21 @@
 # the two rounds of each figure. Loopback only; everything started here is
 # stopped on exit (also on Ctrl-C).
 #
+# Two scenarios go beyond one node against Prosody:
+# - cross-node messages: a two-node Palisade cluster (scripts/cluster-dev.sh on
+#   the same slapd: CURVE keys, xmppNode entries, ipc links; c2s 16231 on node1
+#   and 16232 on node2), each pair's sender on node1 and its receiver on node2,
+#   against the same one-way pairs on the single node. Prosody has no cluster:
+#   the table shows one node against two. Both nodes and slapd are pinned to
+#   CPU 0 and their CPU is summed.
+# - MUC fan-out: R rooms of M occupants on both servers (Palisade's
+#   conference.localhost; Prosody's muc component, configured below), S senders
+#   per room, deliveries = messages x M.
+#
 # Usage: test/bench/compare.sh [--quick | --full] [--out FILE] [--rounds N]
 #                              [--build DIR] [--no-build] [--keep] [--wait-quiet SECONDS]
-#   --quick        small counts, under 3 minutes (default)
+#                              [--only GROUPS]
+#   --quick        small counts, under 4 minutes (default)
 #   --full         larger counts and more rates (10,000 idle TLS sessions), under 15 minutes
 #   --out FILE     the markdown table (default test/bench/results.md)
 #   --rounds N     rounds per scenario and server (default 2)
@@ -27,6 +39,10 @@
 #   --keep         keep the scratch folder (logs, configs, raw RESULT lines)
 #   --wait-quiet S wait up to S seconds for the 1-minute load average to drop
 #                  under 0.5 before measuring (default 0: measure at once)
+#   --only GROUPS  run only these scenario groups (comma-separated: login,
+#                  messages, labelled, cluster, muc, idle); the table then has
+#                  only their rows and goes to the scratch folder unless --out
+#                  names a file (for trying things out, not for results.md)
 #
 # Idle memory is read IDLE_SETTLE_S (3) seconds after the last session came
 # up: Palisade gives back an idle stream's parser after 1-2 seconds without
@@ -38,8 +54,14 @@
 # Debian defaults that would skew the comparison are off: limits (a 10 kB/s
 # c2s rate limit), carbons, smacks, csi_simple, blocklist, pep, mam, vcard,
 # register, admin modules. Its passwords are SCRAM-SHA-256 with 4096
-# iterations, like Palisade's. Palisade's CPU figures include slapd's (PLAIN
-# is checked with an LDAP bind); its memory figures are the node's alone.
+# iterations, like Palisade's. Its MUC component (conference.localhost) lets
+# anyone create rooms (restrict_room_creation false), locks a new room until
+# its owner accepts the instant room, as Palisade does, and has no tombstones
+# and no XEP-0421 occupant ids (Palisade adds none); Prosody has no MUC rate
+# limits. Both keep their default room history (Prosody 20 messages, Palisade
+# 50), which the occupants never receive: they join with maxstanzas='0'.
+# Palisade's CPU figures include slapd's (PLAIN is checked with an LDAP bind);
+# its memory figures are the node's alone.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -52,17 +74,20 @@ build=yes
 builddir=
 keep=
 wait_quiet=0
+only_groups=
+out_given=
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) mode=quick ;;
         --full) mode=full ;;
-        --out) out=$2; shift ;;
+        --out) out=$2; out_given=yes; shift ;;
         --rounds) rounds=$2; shift ;;
         --no-build) build= ;;
         --keep) keep=yes ;;
         --wait-quiet) wait_quiet=$2; shift ;;
         --build) builddir=$2; shift ;;
-        -h|--help) sed -n '3,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --only) only_groups=,$2,; shift ;;
+        -h|--help) sed -n '3,64p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -80,6 +105,8 @@ PAL_PORT=16222
 PAL_TLS_PORT=16223
 PRO_PORT=16322
 PRO_TLS_PORT=16323
+CL_SHARED_PORT=16230   # the cluster's shared port (unused by the scenarios)
+CL_PORT_BASE=16231     # node1's own c2s port; node2's is the next one
 DOMAIN=localhost
 PASSWORD=bench-secret
 SPIF=$top/policy/spif/palisade-sample.xml
@@ -95,6 +122,8 @@ if [ "$mode" = quick ]; then
     RATES="2000 10000"
     LABEL_RATES=""
     IDLE_N=1000; IDLE_TLS_N=600; IDLE_HOLD=1; MANY_TLS_N=0; IDLE_SETTLE_S=3
+    CL_PAIRS=50; CL_RATES="10000"
+    MUC_ROOMS=10; MUC_OCC=20; MUC_SENDERS=2; MUC_RATES="250"
 else
     USERS=10000
     LOGIN_SCRAM_N=3000; LOGIN_TLS_N=600; LOGIN_USERS=1000; LOGIN_C=50
@@ -102,7 +131,11 @@ else
     RATES="2000 5000 10000"
     LABEL_RATES="2000"
     IDLE_N=3000; IDLE_TLS_N=1500; IDLE_HOLD=3; MANY_TLS_N=10000; IDLE_SETTLE_S=3
+    CL_PAIRS=50; CL_RATES="2000 10000"
+    MUC_ROOMS=10; MUC_OCC=20; MUC_SENDERS=2; MUC_RATES="100 250"
 fi
+# want GROUP: is this scenario group to run (--only)?
+want() { [ -z "$only_groups" ] || [[ $only_groups == *",$1,"* ]]; }
 
 # ---- preconditions ----
 
@@ -110,7 +143,8 @@ for t in prosody setpriv taskset python3 ldapmodify ss; do
     command -v "$t" >/dev/null || die "$t is missing (scripts/deps.sh --bench installs what the benchmark needs)"
 done
 [ "$(nproc)" -ge 2 ] || die "this needs two CPUs (server on CPU 0, load generator on CPU 1)"
-for p in $LDAP_PORT $PAL_PORT $PAL_TLS_PORT $PRO_PORT $PRO_TLS_PORT; do
+for p in $LDAP_PORT $PAL_PORT $PAL_TLS_PORT $PRO_PORT $PRO_TLS_PORT $CL_SHARED_PORT \
+    $CL_PORT_BASE $((CL_PORT_BASE + 1)); do
     if ss -Hltn "sport = :$p" | grep -q .; then
         die "port $p is in use (ss -ltnp 'sport = :$p'); another benchmark running?"
     fi
@@ -138,8 +172,11 @@ fi
 
 scratch=$(mktemp -d /tmp/palisade-bench.XXXXXX)
 chmod 755 "$scratch"
+# A partial run (--only) does not replace results.md unless asked to.
+[ -z "$only_groups" ] || [ -n "$out_given" ] || out=$scratch/results.md
 slapd_up=
 node_up=
+cluster_up=
 prosody_pid=
 cleanup() {
     local rc=$?
@@ -148,6 +185,10 @@ cleanup() {
     if [ -n "$prosody_pid" ]; then
         say "stopping Prosody (pid $prosody_pid)"
         stop_prosody
+    fi
+    if [ -n "$cluster_up" ]; then
+        say "stopping the two-node cluster"
+        stop_cluster
     fi
     if [ -n "$node_up" ]; then
         say "stopping the Palisade node"
@@ -225,6 +266,63 @@ stop_node() {
 say "starting the Palisade node on 127.0.0.1:$PAL_PORT, pinned to CPU 0"
 start_node
 
+# ---- a two-node Palisade cluster on the same slapd ----
+
+cl=$scratch/cluster
+cl_pids=
+# Both nodes' own c2s ports: node1 $CL_PORT_BASE, node2 the next; the shared port
+# (SO_REUSEPORT) is not used by the scenarios.
+cluster_members_up() {
+    local k m out
+    for k in 1 2; do
+        out=$("$PALISADECTL" node status "$cl/node$k/ctl.sock" 2>/dev/null) || return 1
+        for m in node1 node2; do
+            awk -v m="$m" 'NR > 2 && $1 == m && ($3 == "up" || $3 == "self") { f = 1 }
+                           END { exit !f }' <<<"$out" || return 1
+        done
+    done
+}
+start_cluster() {
+    local k pids=()
+    for k in 1 2; do
+        PALISADE=$PALISADE NODE_READY_TIMEOUT=60 taskset -c 0 scripts/node-dev.sh start \
+            "$cl/node$k" >/dev/null || die "cluster node$k did not start (log $cl/node$k/node.log)"
+        cluster_up=yes
+        pids+=("$(cat "$cl/node$k/node.pid")")
+        taskset -a -p -c 0 "${pids[-1]}" >/dev/null
+    done
+    cl_pids=$(IFS=,; echo "${pids[*]}")
+    local deadline=$((SECONDS + 30))
+    until cluster_members_up; do
+        [ $SECONDS -lt $deadline ] || die "the cluster nodes do not see each other after 30 s (palisadectl node status $cl/node1/ctl.sock; logs $cl/node*/node.log)"
+        sleep 0.1
+    done
+}
+stop_cluster() {
+    local k
+    for k in 1 2; do
+        PALISADE=$PALISADE scripts/node-dev.sh stop "$cl/node$k" >/dev/null 2>&1 || true
+    done
+    cluster_up=
+}
+if want cluster; then
+    say "setting up a two-node cluster in $cl (scripts/cluster-dev.sh: CURVE keys, xmppNode entries node1 and node2, c2s $CL_PORT_BASE and $((CL_PORT_BASE + 1)), tls.required false), pinned to CPU 0"
+    PALISADE=$PALISADE PALISADECTL=$PALISADECTL NODE_READY_TIMEOUT=60 taskset -c 0 \
+        scripts/cluster-dev.sh start "$cl" 2 --ldap-env "$scratch/slapd/env" --domain "$DOMAIN" \
+        --shared-port "$CL_SHARED_PORT" --port-base "$CL_PORT_BASE" --spif "$SPIF" \
+        --cert "$scratch/node/cert.pem" --key "$scratch/node/key.pem" -- --tls-required false \
+        >"$scratch/cluster-dev.log" 2>&1 ||
+        { cat "$scratch/cluster-dev.log" >&2; die "the cluster did not start"; }
+    cluster_up=yes
+    deadline=$((SECONDS + 30))
+    until cluster_members_up; do
+        [ $SECONDS -lt $deadline ] || die "the cluster nodes do not see each other after 30 s (logs $cl/node*/node.log)"
+        sleep 0.1
+    done
+    say "the cluster is up (node1 and node2 see each other); stopping it until its scenario"
+    stop_cluster
+fi
+
 # ---- Prosody ----
 
 pro=$scratch/prosody
@@ -269,6 +367,15 @@ allow_unencrypted_plain_auth = true
 ssl = { certificate = "$pro/cert.pem", key = "$pro/key.pem" }
 certificates = "$pro"
 VirtualHost "$DOMAIN"
+-- XEP-0045, for the MUC fan-out scenario: anyone may create a room; a new room
+-- is locked until its owner accepts the instant room (as on Palisade); no
+-- tombstones, no XEP-0421 occupant ids (Palisade adds none). Default history
+-- (20 messages kept; the occupants ask for none).
+Component "conference.$DOMAIN" "muc"
+    restrict_room_creation = false
+    muc_room_locking = true
+    muc_tombstones = false
+    muc_occupant_id = false
 CFG
 as_prosody=()
 if [ "$(id -u)" = 0 ]; then
@@ -329,12 +436,22 @@ say "load average before measuring: $load_before (other work on these cores skew
 results=$scratch/results.txt
 : >"$results"
 : >"$scratch/bench.out"
-pids_of() { if [ "$1" = palisade ]; then echo "$node_pid,$slapd_pid"; else echo "$prosody_pid"; fi; }
+pids_of() {
+    case "$1" in
+        palisade) echo "$node_pid,$slapd_pid" ;;
+        cluster) echo "$cl_pids,$slapd_pid" ;;
+        *) echo "$prosody_pid" ;;
+    esac
+}
 port_of() {
     if [ "$2" = direct ]; then
         if [ "$1" = palisade ]; then echo $PAL_TLS_PORT; else echo $PRO_TLS_PORT; fi
     else
-        if [ "$1" = palisade ]; then echo $PAL_PORT; else echo $PRO_PORT; fi
+        case "$1" in
+            palisade) echo $PAL_PORT ;;
+            cluster) echo $CL_PORT_BASE ;;
+            *) echo $PRO_PORT ;;
+        esac
     fi
 }
 
@@ -342,10 +459,13 @@ port_of() {
 run() {
     local name=$1 server=$2 round=$3 tls=$4
     shift 5
-    local line t0=$SECONDS
+    local line t0=$SECONDS extra=()
+    # In the cluster, each pair's second session (the receiver) is on node2.
+    [ "$server" != cluster ] || extra=(--peer-port $((CL_PORT_BASE + 1)))
     printf 'compare:   %-18s %-8s round %s ... ' "$name" "$server" "$round"
     if ! line=$(taskset -c 1 "$BENCH" -q --server "$server" --port "$(port_of "$server" "$tls")" \
-            --tls "$tls" --server-pid "$(pids_of "$server")" --scram-cache "$cache" "$@" \
+            --tls "$tls" --server-pid "$(pids_of "$server")" --scram-cache "$cache" \
+            ${extra[@]+"${extra[@]}"} "$@" \
             2>>"$scratch/bench.err" |
             tee -a "$scratch/bench.out" | grep '^RESULT'); then
         line=
@@ -356,13 +476,17 @@ run() {
     fi
     echo "$line" | sed "s/^RESULT /RESULT name=$name round=$round /" >>"$results"
     echo "$line" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "=");
-        if (kv[1] ~ /^(logins_per_s|msgs_per_s|p99_us|p99_ms|cpu_us_per_msg|cpu_us_per_login|kib_per_session|failed|lost|dup|errors|dropped)$/)
+        if (kv[1] ~ /^(logins_per_s|msgs_per_s|deliveries_per_s|p99_us|p99_ms|cpu_us_per_msg|cpu_us_per_delivery|cpu_us_per_login|kib_per_session|failed|lost|dup|errors|dropped)$/)
             printf "%s=%s ", kv[1], kv[2] } }'
     echo "($((SECONDS - t0)) s)"
 }
 
 restart() {
-    if [ "$1" = palisade ]; then stop_node; start_node; else stop_prosody; start_prosody; fi
+    case "$1" in
+        palisade) stop_cluster; stop_node; start_node ;;
+        cluster) stop_node; stop_cluster; start_cluster ;;
+        *) stop_cluster; stop_prosody; start_prosody ;;
+    esac
 }
 
 # scenario NAME TLS -- arguments: A B A B (only=SERVER: that one alone). Every
@@ -385,43 +509,73 @@ taskset -c 1 "$BENCH" -q --scenario parse -n 20 | tee -a "$scratch/bench.out" | 
     sed 's/^RESULT /RESULT name=parse round=1 /' >>"$scratch/results.txt" || true
 sed -n 's/^RESULT name=parse .*scan_ns=\([^ ]*\) xstream_ns=\([^ ]*\).*/compare:   scanner \1 ns, xstream + tree \2 ns per message stanza/p' \
     "$scratch/results.txt"
-say "login storms ($LOGIN_C at a time; the generator's SCRAM cache is warmed first)"
-scenario login-scram none --scenario login -n "$LOGIN_SCRAM_N" --users "$LOGIN_USERS" -c "$LOGIN_C" \
-    --mech SCRAM-SHA-256
-# Palisade offers PLAIN only inside TLS (even with tls.required false): Prosody
-# alone, as the reference the issue quotes (plaintext PLAIN).
-only=prosody scenario login-plain none --scenario login -n "$LOGIN_TLS_N" --users "$LOGIN_USERS" \
-    -c "$LOGIN_C" --mech PLAIN
-scenario login-tls-plain starttls --scenario login -n "$LOGIN_TLS_N" --users "$LOGIN_USERS" \
-    -c "$LOGIN_C" --mech PLAIN
-scenario login-tls-scram starttls --scenario login -n "$LOGIN_TLS_N" --users "$LOGIN_USERS" \
-    -c "$LOGIN_C" --mech SCRAM-SHA-256
+if want login; then
+    say "login storms ($LOGIN_C at a time; the generator's SCRAM cache is warmed first)"
+    scenario login-scram none --scenario login -n "$LOGIN_SCRAM_N" --users "$LOGIN_USERS" \
+        -c "$LOGIN_C" --mech SCRAM-SHA-256
+    # Palisade offers PLAIN only inside TLS (even with tls.required false): Prosody
+    # alone, as the reference the issue quotes (plaintext PLAIN).
+    only=prosody scenario login-plain none --scenario login -n "$LOGIN_TLS_N" \
+        --users "$LOGIN_USERS" -c "$LOGIN_C" --mech PLAIN
+    scenario login-tls-plain starttls --scenario login -n "$LOGIN_TLS_N" --users "$LOGIN_USERS" \
+        -c "$LOGIN_C" --mech PLAIN
+    scenario login-tls-scram starttls --scenario login -n "$LOGIN_TLS_N" --users "$LOGIN_USERS" \
+        -c "$LOGIN_C" --mech SCRAM-SHA-256
+fi
 
-say "one-to-one messages, $PAIRS pairs (flat out, then at fixed rates)"
-scenario messages-flat none --scenario messages --pairs "$PAIRS" --warmup-s "$WARM_S" \
-    --duration "$DUR_S"
-for rate in $RATES; do
-    scenario "messages-$rate" none --scenario messages --pairs "$PAIRS" --rate "$rate" \
+if want messages; then
+    say "one-to-one messages, $PAIRS pairs (flat out, then at fixed rates)"
+    scenario messages-flat none --scenario messages --pairs "$PAIRS" --warmup-s "$WARM_S" \
+        --duration "$DUR_S"
+    for rate in $RATES; do
+        scenario "messages-$rate" none --scenario messages --pairs "$PAIRS" --rate "$rate" \
+            --warmup-s "$WARM_S" --duration "$DUR_S"
+    done
+fi
+if want labelled; then
+    say "labelled messages (XEP-0258 label on every message; Prosody passes it through unchecked)"
+    scenario labelled-flat none --scenario labelled --label-file "$label_file" --pairs "$PAIRS" \
         --warmup-s "$WARM_S" --duration "$DUR_S"
-done
-say "labelled messages (XEP-0258 label on every message; Prosody passes it through unchecked)"
-scenario labelled-flat none --scenario labelled --label-file "$label_file" --pairs "$PAIRS" \
-    --warmup-s "$WARM_S" --duration "$DUR_S"
-for rate in $LABEL_RATES; do
-    scenario "labelled-$rate" none --scenario labelled --label-file "$label_file" \
-        --pairs "$PAIRS" --rate "$rate" --warmup-s "$WARM_S" --duration "$DUR_S"
-done
+    for rate in $LABEL_RATES; do
+        scenario "labelled-$rate" none --scenario labelled --label-file "$label_file" \
+            --pairs "$PAIRS" --rate "$rate" --warmup-s "$WARM_S" --duration "$DUR_S"
+    done
+fi
 
-say "idle sessions"
-scenario idle none --scenario idle -n "$IDLE_N" -c 100 --settle "$IDLE_SETTLE_S" \
-    --hold "$IDLE_HOLD"
-scenario idle-tls starttls --scenario idle -n "$IDLE_TLS_N" -c 100 --settle "$IDLE_SETTLE_S" \
-    --hold "$IDLE_HOLD"
-if [ "$MANY_TLS_N" -gt 0 ]; then
-    say "$MANY_TLS_N TLS sessions at once, held 10 s (Palisade only)"
-    restart palisade
-    run tls-sessions palisade 1 starttls -- --scenario idle -n "$MANY_TLS_N" -c 200 \
-        --settle "$IDLE_SETTLE_S" --hold 10
+if want cluster; then
+    # "palisade" is the single node, "cluster" the two nodes (senders on node1,
+    # receivers on node2); Prosody has no cluster.
+    say "cross-node messages: $CL_PAIRS one-way pairs, one node against two (Palisade only; flat out, then at fixed rates)"
+    only="palisade cluster" scenario cluster-flat none --scenario messages --one-way \
+        --pairs "$CL_PAIRS" --warmup-s "$WARM_S" --duration "$DUR_S"
+    for rate in $CL_RATES; do
+        only="palisade cluster" scenario "cluster-$rate" none --scenario messages --one-way \
+            --pairs "$CL_PAIRS" --rate "$rate" --warmup-s "$WARM_S" --duration "$DUR_S"
+    done
+fi
+
+if want muc; then
+    say "MUC fan-out: $MUC_ROOMS rooms of $MUC_OCC occupants, $MUC_SENDERS senders per room (flat out, then at fixed rates)"
+    scenario muc-flat none --scenario muc --rooms "$MUC_ROOMS" --occupants "$MUC_OCC" \
+        --senders "$MUC_SENDERS" --warmup-s "$WARM_S" --duration "$DUR_S"
+    for rate in $MUC_RATES; do
+        scenario "muc-$rate" none --scenario muc --rooms "$MUC_ROOMS" --occupants "$MUC_OCC" \
+            --senders "$MUC_SENDERS" --rate "$rate" --warmup-s "$WARM_S" --duration "$DUR_S"
+    done
+fi
+
+if want idle; then
+    say "idle sessions"
+    scenario idle none --scenario idle -n "$IDLE_N" -c 100 --settle "$IDLE_SETTLE_S" \
+        --hold "$IDLE_HOLD"
+    scenario idle-tls starttls --scenario idle -n "$IDLE_TLS_N" -c 100 --settle "$IDLE_SETTLE_S" \
+        --hold "$IDLE_HOLD"
+    if [ "$MANY_TLS_N" -gt 0 ]; then
+        say "$MANY_TLS_N TLS sessions at once, held 10 s (Palisade only)"
+        restart palisade
+        run tls-sessions palisade 1 starttls -- --scenario idle -n "$MANY_TLS_N" -c 200 \
+            --settle "$IDLE_SETTLE_S" --hold 10
+    fi
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -471,8 +625,13 @@ def fmt(v, unit):
         s = "%.2f" % v
     return s + (" " + unit if unit else "")
 
+names = {n for (n, s) in runs}
+def have(n): return n in names
+
 rows = []  # scenario, metric, palisade, prosody, ratio, target
 def row(scen, name, metric, key, unit, higher, target=None, scale=1.0):
+    if not have(name):
+        return  # not run (--only)
     p = best(name, "palisade", key, higher)
     q = best(name, "prosody", key, higher)
     if p is not None: p *= scale
@@ -486,14 +645,11 @@ def row(scen, name, metric, key, unit, higher, target=None, scale=1.0):
     rows.append((scen, metric, fmt(p, unit), fmt(q, unit),
                  "%.1f×" % ratio if ratio is not None else "–", t))
 
-names = {n for (n, s) in runs}
-def have(n): return n in names
-
 row("login, SCRAM-SHA-256, no TLS", "login-scram", "logins/s", "logins_per_s", "", True, 5)
 row("", "login-scram", "latency p99", "p99_ms", "ms", False)
 row("", "login-scram", "server CPU per login", "cpu_us_per_login", "µs", False)
 row("login, PLAIN, no TLS", "login-plain", "logins/s", "logins_per_s", "", True)
-if rows[-1][2] == "–":
+if have("login-plain") and rows[-1][2] == "–":
     rows[-1] = rows[-1][:2] + ("not offered",) + rows[-1][3:]
 row("login, STARTTLS + PLAIN", "login-tls-plain", "logins/s", "logins_per_s", "", True, 5)
 row("", "login-tls-plain", "server CPU per login", "cpu_us_per_login", "µs", False)
@@ -515,8 +671,58 @@ for n in sorted((n for n in names if n.startswith("labelled-") and n[9:].isdigit
                 key=lambda n: int(n[9:])):
     row("labelled at %s/s" % "{:,}".format(int(n[9:])), n, "server CPU per message",
         "cpu_us_per_msg", "µs", False)
+
+# MUC fan-out: deliveries = messages x occupants.
+def muc_shape(n):
+    for kv in runs.get((n, "palisade"), []) + runs.get((n, "prosody"), []):
+        return "%s rooms × %s" % (kv.get("rooms", "?"), kv.get("occupants", "?"))
+    return ""
+muc_rates = sorted((n for n in names if n.startswith("muc-") and n[4:].isdigit()),
+                   key=lambda n: int(n[4:]))
+muc_occ = 0
+for (n, s), kvs in runs.items():
+    if n.startswith("muc-"):
+        muc_occ = int(kvs[0].get("occupants", 0) or 0)
+row("MUC fan-out, %s, flat out" % muc_shape("muc-flat"), "muc-flat", "deliveries/s",
+    "deliveries_per_s", "", True)
+row("", "muc-flat", "server CPU per delivery", "cpu_us_per_delivery", "µs", False)
+row("", "muc-flat", "latency p99", "p99_us", "µs", False)
+for n in muc_rates:
+    r = int(n[4:])
+    row("MUC at %s msgs/s (%s deliveries/s)" % ("{:,}".format(r), "{:,}".format(r * muc_occ)),
+        n, "server CPU per delivery", "cpu_us_per_delivery", "µs", False)
+    row("", n, "deliveries/s", "deliveries_per_s", "", True)
+    row("", n, "latency p50", "p50_us", "µs", False)
+    row("", n, "latency p99", "p99_us", "µs", False)
+
 row("idle sessions, no TLS", "idle", "memory per session", "kib_per_session", "KiB", False, 3)
 row("idle sessions, STARTTLS", "idle-tls", "memory per session", "kib_per_session", "KiB", False, 3)
+
+# Cross-node messages: Palisade alone, one node ("palisade") against two
+# ("cluster"): Prosody has no cluster.
+cl_rows = []
+def cl_row(scen, name, metric, key, unit, higher):
+    if not have(name):
+        return
+    one = best(name, "palisade", key, higher)
+    two = best(name, "cluster", key, higher)
+    cl_rows.append((scen, metric, fmt(one, unit), fmt(two, unit),
+                    "%.2f×" % (two / one) if one and two else "–", "no cluster"))
+cl_pairs = ""
+for (n, s), kvs in runs.items():
+    if n.startswith("cluster-"):
+        cl_pairs = kvs[0].get("pairs", "")
+cl_row("flat out", "cluster-flat", "delivered msgs/s", "msgs_per_s", "", True)
+cl_row("", "cluster-flat", "server CPU per message", "cpu_us_per_msg", "µs", False)
+cl_row("", "cluster-flat", "latency p50", "p50_us", "µs", False)
+cl_row("", "cluster-flat", "latency p99", "p99_us", "µs", False)
+for n in sorted((n for n in names if n.startswith("cluster-") and n[8:].isdigit()),
+                key=lambda n: int(n[8:])):
+    cl_row("at %s msgs/s" % "{:,}".format(int(n[8:])), n, "server CPU per message",
+           "cpu_us_per_msg", "µs", False)
+    cl_row("", n, "delivered msgs/s", "msgs_per_s", "", True)
+    cl_row("", n, "latency p50", "p50_us", "µs", False)
+    cl_row("", n, "latency p99", "p99_us", "µs", False)
 
 # Palisade's own targets that are not ratios against Prosody.
 notes = []
@@ -545,14 +751,34 @@ for n in ("tls-sessions", "idle-tls", "idle"):
             kib = best(n, "palisade", "kib_per_session", False)
             notes[-1] = notes[-1][:-1] + (", %.1f KiB each (target: 10,000 without errors)."
                                           % kib if kib else ".")
+u2 = best("cluster-flat", "cluster", "server_util", True)
+if u2 is not None and u2 < 0.9:
+    notes.append("Two nodes flat out kept CPU 0 only %.0f %% busy (one node: %.0f %%) while the "
+                 "generator waited for deliveries: messages wait between the nodes, not for CPU "
+                 "(test/bench/PROFILE.md, \"Cross-node messages\")."
+                 % (100 * u2, 100 * (best("cluster-flat", "palisade", "server_util", True) or 0)))
+for kvs in [runs.get(("muc-flat", "palisade"), []) or runs.get(("muc-flat", "prosody"), [])]:
+    if kvs:
+        kv = kvs[0]
+        notes.append("MUC: %s rooms of %s occupants, %s of them sending in each room (window %s "
+                     "flat out); each occupant joined with `<history maxstanzas='0'/>`; a delivery "
+                     "is one occupant receiving one message, the sender's own reflection "
+                     "included. Prosody: muc component with room locking (the generator "
+                     "accepts the instant room after the 201, as on Palisade), no tombstones, "
+                     "no occupant ids; both keep their default history (Prosody 20, Palisade "
+                     "50 messages), unlabelled messages."
+                     % (kv.get("rooms"), kv.get("occupants"), kv.get("senders"),
+                        kv.get("window")))
 if have("idle") or have("idle-tls"):
     notes.append("Idle memory is read %s s after the last session came up (Palisade frees an "
                  "idle stream's parser after 1-2 s without input)." % idle_settle)
 for n in sorted({n for (n, s) in runs}):
-    g = best(n, "palisade", "gen_util", False)
-    if g is not None and g >= 0.9:
-        notes.append("In %s the generator used %.0f %% of its core even in its best round: "
-                     "Palisade's figure there is a lower bound." % (n, 100 * g))
+    for srv in ("palisade", "cluster"):
+        g = best(n, srv, "gen_util", False)
+        if g is not None and g >= 0.9:
+            notes.append("In %s (%s) the generator used %.0f %% of its core even in its best "
+                         "round: Palisade's figure there is a lower bound."
+                         % (n, "two nodes" if srv == "cluster" else "Palisade", 100 * g))
 sc = best("parse", "server", "scan_ns", False)
 xs = best("parse", "server", "xstream_ns", False)
 if sc and xs:
@@ -571,14 +797,25 @@ for (n, s), kvs in sorted(runs.items()):
             if float(kv.get(k, 0) or 0) > 0:
                 problems.append("%s on %s round %s: %s=%s" % (n, s, kv["round"], k, kv[k]))
 
-w = [max(len(r[i]) for r in rows + [("scenario", "metric", "Palisade", "Prosody", "ratio",
-                                     "target")]) for i in range(6)]
-def line(r): return "| " + " | ".join(r[i].ljust(w[i]) for i in range(6)) + " |"
-table = [line(("scenario", "metric", "Palisade", "Prosody", "ratio", "target")),
-         "|" + "|".join("-" * (w[i] + 2) for i in range(6)) + "|"]
-table += [line(r) for r in rows]
+def render(head, body):
+    w = [max(len(r[i]) for r in body + [head]) for i in range(len(head))]
+    def line(r): return "| " + " | ".join(r[i].ljust(w[i]) for i in range(len(head))) + " |"
+    return [line(head), "|" + "|".join("-" * (x + 2) for x in w) + "|"] + [line(r) for r in body]
+table = render(("scenario", "metric", "Palisade", "Prosody", "ratio", "target"), rows)
+cl_title = ("Cross-node messages: %s one-way pairs, each sender on node1 and its receiver on "
+            "node2 of a two-node cluster, against the same pairs on one node. Prosody has no "
+            "cluster, so there is no ratio against it; the ratio column is two nodes ÷ one "
+            "node. Both nodes and slapd are pinned to CPU 0 and their CPU is summed."
+            % cl_pairs)
+cl_table = render(("cross-node messages", "metric", "Palisade, 1 node", "Palisade, 2 nodes",
+                   "2 nodes ÷ 1 node", "Prosody"), cl_rows) if cl_rows else []
 print()
 print("\n".join(table))
+if cl_table:
+    print()
+    print(cl_title)
+    print()
+    print("\n".join(cl_table))
 print()
 for n in notes: print(n)
 if problems:
@@ -594,14 +831,17 @@ with open(out, "w") as f:
             "before, %s after (other work was running on the machine).\n\n"
             % (when, cpu, ncpu, kernel, commit, cmd, rounds, load_before, load_after))
     f.write("\n".join(table) + "\n\n")
+    if cl_table:
+        f.write(cl_title + "\n\n")
+        f.write("\n".join(cl_table) + "\n\n")
     for n in notes: f.write("- " + n + "\n")
     if problems:
         f.write("- Problems: " + "; ".join(problems) + "\n")
     else:
         f.write("- No failed logins, lost, duplicated or errored messages, or dropped sessions.\n")
     f.write("- Ratio: how many times better Palisade is (rate ÷ rate, or cost ÷ cost). "
-            "Palisade's CPU includes slapd's; Prosody 0.12 has no XEP-0258 support and passes "
-            "labels through unchecked.\n")
+            "Palisade's CPU includes slapd's (and in the cluster both nodes'); Prosody 0.12 has "
+            "no XEP-0258 support and passes labels through unchecked.\n")
 print("\ncompare: table written to %s" % out)
 PY
 say "total time $((SECONDS - started_at)) s"

@@ -31,6 +31,9 @@ struct bench_opts bench_opt = {
     .users = 0,
     .warmup = -1,
     .pairs = 50,
+    .rooms = 10,
+    .occupants = 20,
+    .room_senders = 2,
     .rate = 0,
     .window = 0,
     .duration = 5,
@@ -56,9 +59,11 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-            "usage: palisade-bench --scenario login|messages|labelled|idle|parse [options]\n"
+            "usage: palisade-bench --scenario login|messages|labelled|muc|idle|parse [options]\n"
             "  --server NAME         name on the RESULT line (default server)\n"
             "  --host H --port P     the server's c2s address (default 127.0.0.1:5222)\n"
+            "  --peer-port P         messages: the second session of each pair connects to P\n"
+            "                        (another node of a cluster; default --port)\n"
             "  --domain D            XMPP domain (default localhost)\n"
             "  --tls none|starttls|direct   (default none)\n"
             "  --mech PLAIN|SCRAM-SHA-256   (default SCRAM-SHA-256)\n"
@@ -71,11 +76,19 @@ usage(FILE *out)
             "  --warmup N            login: untimed logins first (default: U for SCRAM without "
             "--scram-cache, else 0)\n"
             "  --pairs P             messages: sender/receiver pairs (default 50)\n"
-            "  --rate R              messages: R msgs/s in total (default 0 = flat out)\n"
-            "  --window W            messages in flight per direction (default 16 flat out, "
+            "  --one-way             messages: only the first session of a pair sends\n"
+            "  --rooms R             muc: rooms (default 10)\n"
+            "  --occupants M         muc: occupants per room (default 20)\n"
+            "  --senders S           muc: occupants per room that send (default 2)\n"
+            "  --room-prefix P       muc: rooms P0, P1, ... (default bench<pid>r)\n"
+            "  --muc-domain D        muc: the service (default conference.<domain>)\n"
+            "  --rate R              messages, muc: R msgs/s in total (default 0 = flat out)\n"
+            "  --window W            messages in flight per direction, muc: per sender (default "
+            "16 flat out, "
             "100 at a rate)\n"
-            "  --duration S          messages: seconds measured (default 5)\n"
-            "  --warmup-s S          messages: seconds of traffic before measuring (default 1)\n"
+            "  --duration S          messages, muc: seconds measured (default 5)\n"
+            "  --warmup-s S          messages, muc: seconds of traffic before measuring "
+            "(default 1)\n"
             "  --body-bytes B        messages: extra body text per message (default 0)\n"
             "  --label-file F        labelled: the <securitylabel/> XML to put in each message\n"
             "  --hold S              idle: seconds to keep the sessions after measuring "
@@ -156,12 +169,20 @@ main(int argc, char **argv)
 {
     enum { O_SERVER = 256, O_HOST, O_PORT, O_DOMAIN, O_TLS, O_MECH, O_PREFIX, O_WIDTH,
            O_PASSWORD, O_OFFSET, O_USERS, O_WARMUP, O_PAIRS, O_RATE, O_WINDOW, O_DURATION,
-           O_WARMUP_S, O_BODY, O_LABEL, O_HOLD, O_SETTLE, O_PID, O_CACHE };
+           O_WARMUP_S, O_BODY, O_LABEL, O_HOLD, O_SETTLE, O_PID, O_CACHE, O_PEER_PORT,
+           O_ONE_WAY, O_ROOMS, O_OCCUPANTS, O_SENDERS, O_ROOM_PREFIX, O_MUC_DOMAIN };
     static const struct option longopts[] = {
         {"scenario", required_argument, NULL, 's'},
         {"server", required_argument, NULL, O_SERVER},
         {"host", required_argument, NULL, O_HOST},
         {"port", required_argument, NULL, O_PORT},
+        {"peer-port", required_argument, NULL, O_PEER_PORT},
+        {"one-way", no_argument, NULL, O_ONE_WAY},
+        {"rooms", required_argument, NULL, O_ROOMS},
+        {"occupants", required_argument, NULL, O_OCCUPANTS},
+        {"senders", required_argument, NULL, O_SENDERS},
+        {"room-prefix", required_argument, NULL, O_ROOM_PREFIX},
+        {"muc-domain", required_argument, NULL, O_MUC_DOMAIN},
         {"domain", required_argument, NULL, O_DOMAIN},
         {"tls", required_argument, NULL, O_TLS},
         {"mech", required_argument, NULL, O_MECH},
@@ -194,6 +215,17 @@ main(int argc, char **argv)
         case O_SERVER: bench_opt.server = optarg; break;
         case O_HOST: bench_opt.host = optarg; break;
         case O_PORT: bench_opt.port = (int)num_arg("--port", optarg, 1, 65535); break;
+        case O_PEER_PORT:
+            bench_opt.peer_port = (int)num_arg("--peer-port", optarg, 1, 65535);
+            break;
+        case O_ONE_WAY: bench_opt.one_way = true; break;
+        case O_ROOMS: bench_opt.rooms = (int)num_arg("--rooms", optarg, 1, 10000); break;
+        case O_OCCUPANTS:
+            bench_opt.occupants = (int)num_arg("--occupants", optarg, 1, 10000);
+            break;
+        case O_SENDERS: bench_opt.room_senders = (int)num_arg("--senders", optarg, 1, 10000); break;
+        case O_ROOM_PREFIX: bench_opt.room_prefix = optarg; break;
+        case O_MUC_DOMAIN: bench_opt.muc_domain = optarg; break;
         case O_DOMAIN: bench_opt.domain = optarg; break;
         case O_TLS:
             if (strcmp(optarg, "none") == 0)
@@ -287,6 +319,8 @@ main(int argc, char **argv)
         rc = scenario_messages(false);
     else if (strcmp(bench_opt.scenario, "labelled") == 0)
         rc = scenario_messages(true);
+    else if (strcmp(bench_opt.scenario, "muc") == 0)
+        rc = scenario_muc();
     else if (strcmp(bench_opt.scenario, "idle") == 0)
         rc = scenario_idle();
     else if (strcmp(bench_opt.scenario, "parse") == 0)

@@ -6,10 +6,13 @@
  *             out (W in flight per direction) or at R messages/s in total:
  *             delivered/s, end-to-end latency from the timestamp in the body,
  *             lost and duplicated (per pair, by sequence number), server CPU per
- *             delivered message from /proc;
+ *             delivered message from /proc. With --peer-port the second
+ *             session of each pair connects there (another node of a cluster);
+ *             with --one-way only the first one sends;
  *   labelled  messages, each carrying the <securitylabel/> of --label-file;
  *   idle      N bound sessions: the server's resident memory per session.
- * Each prints one RESULT line and a short summary. */
+ * Each prints one RESULT line and a short summary. The muc scenario is
+ * muc.c's; it shares the session setup below. */
 #include "bench.h"
 
 #include <stdio.h>
@@ -21,6 +24,8 @@
 #define LOGIN_TIMEOUT_NS (30ull * 1000000000u)
 #define CLOSE_TIMEOUT_NS (10ull * 1000000000u)
 #define DRAIN_TIMEOUT_NS (15ull * 1000000000u)
+#define SYNC_TIMEOUT_NS (20ull * 1000000000u)
+#define SYNC_RESEND_NS (250ull * 1000000u)
 #define NS 1e9
 
 static double
@@ -49,8 +54,8 @@ setup_start_next(void)
     client_start(c, bench_now_ns() + LOGIN_TIMEOUT_NS);
 }
 
-static void
-setup_on_ready(struct client *c)
+void
+bench_setup_on_ready(struct client *c)
 {
     (void)c;
     S.ready++;
@@ -58,8 +63,8 @@ setup_on_ready(struct client *c)
         setup_start_next();
 }
 
-static void
-setup_on_end(struct client *c)
+void
+bench_setup_on_end(struct client *c)
 {
     if (c->state == CL_FAILED) {
         S.failed++;
@@ -68,10 +73,11 @@ setup_on_end(struct client *c)
     }
 }
 
-/* Connects S.n clients (user = offset + slot), C at a time; true when all are ready. */
-static bool
-setup_sessions(double *elapsed)
+bool
+bench_sessions_setup(struct client *v, int n, double *elapsed, int *failed)
 {
+    S.v = v;
+    S.n = n;
     uint64_t t0 = bench_now_ns();
     S.next = S.ready = S.failed = 0;
     S.setup_done = false;
@@ -90,37 +96,38 @@ setup_sessions(double *elapsed)
     }
     S.setup_done = true;
     *elapsed = secs(t0, bench_now_ns());
+    *failed = S.failed;
     return S.failed == 0;
 }
 
-static void
-poll_for(double seconds)
+void
+bench_poll_for(double seconds)
 {
     uint64_t end = bench_now_ns() + (uint64_t)(seconds * NS);
     while (bench_now_ns() < end)
         client_poll(10);
 }
 
-static void
-close_sessions(void)
+void
+bench_sessions_close(struct client *v, int n)
 {
     uint64_t deadline = bench_now_ns() + CLOSE_TIMEOUT_NS;
-    for (int i = 0; i < S.n; i++)
-        client_close(&S.v[i], deadline);
+    for (int i = 0; i < n; i++)
+        client_close(&v[i], deadline);
     for (;;) {
         int open = 0;
-        for (int i = 0; i < S.n; i++)
-            if (S.v[i].state == CL_CLOSING || S.v[i].state == CL_READY)
+        for (int i = 0; i < n; i++)
+            if (v[i].state == CL_CLOSING || v[i].state == CL_READY)
                 open++;
         if (open == 0)
             break;
         client_poll(20);
-        client_check_deadlines(S.v, (size_t)S.n, bench_now_ns());
+        client_check_deadlines(v, (size_t)n, bench_now_ns());
     }
 }
 
-static struct client *
-alloc_clients(int n)
+struct client *
+bench_clients_alloc(int n)
 {
     struct client *v = xcalloc((size_t)n, sizeof *v);
     for (int i = 0; i < n; i++) {
@@ -131,23 +138,23 @@ alloc_clients(int n)
     return v;
 }
 
-static void
-free_clients(struct client *v, int n)
+void
+bench_clients_free(struct client *v, int n)
 {
     for (int i = 0; i < n; i++)
         client_reset(&v[i]);
     free(v);
 }
 
-static const char *
-tls_name(void)
+const char *
+bench_tls_name(void)
 {
     return bench_opt.tls == BENCH_TLS_NONE ? "none"
            : bench_opt.tls == BENCH_TLS_STARTTLS ? "starttls" : "direct";
 }
 
-static const char *
-mech_name(void)
+const char *
+bench_mech_name(void)
 {
     return bench_opt.mech == BENCH_MECH_PLAIN ? "PLAIN" : "SCRAM-SHA-256";
 }
@@ -156,11 +163,11 @@ void
 bench_result_begin(char *buf, size_t cap)
 {
     snprintf(buf, cap, "RESULT scenario=%s server=%s tls=%s mech=%s", bench_opt.scenario,
-             bench_opt.server, tls_name(), mech_name());
+             bench_opt.server, bench_tls_name(), bench_mech_name());
 }
 
-static void
-print_failures(void)
+void
+bench_print_failures(void)
 {
     if (client_ctr.first_failure[0])
         printf("  first problem: %s\n", client_ctr.first_failure);
@@ -235,10 +242,10 @@ login_phase(long n, bool timed)
 int
 scenario_login(void)
 {
-    static const struct client_hooks hooks = {login_on_ready, NULL, login_on_end};
+    static const struct client_hooks hooks = {login_on_ready, NULL, login_on_end, NULL, NULL};
     client_global_init(&hooks);
     int slots = bench_opt.concurrency;
-    L.v = alloc_clients(slots);
+    L.v = bench_clients_alloc(slots);
     bench_hist_init(&L.lat);
     long warm = bench_opt.warmup;
     if (warm < 0)
@@ -250,13 +257,13 @@ scenario_login(void)
         login_phase(warm, false);
         if (L.failed > 0) {
             printf("login warm-up: %ld of %ld failed\n", L.failed, warm);
-            print_failures();
+            bench_print_failures();
         }
     }
     memset(&client_ctr, 0, sizeof client_ctr);
     L.next_user = 0;
-    bench_log("login: %ld logins, %d at a time, %s, %s", bench_opt.n, slots, tls_name(),
-              mech_name());
+    bench_log("login: %ld logins, %d at a time, %s, %s", bench_opt.n, slots, bench_tls_name(),
+              bench_mech_name());
     double cpu0 = bench_servers_cpu_s();
     double self0 = bench_self_cpu_s();
     double elapsed = login_phase(bench_opt.n, true);
@@ -282,9 +289,9 @@ scenario_login(void)
     if (cpu >= 0 && L.ok)
         printf("  server CPU %.2f s = %.0f us per login (%.0f%% of a core)\n", cpu,
                cpu * 1e6 / (double)L.ok, 100 * cpu / elapsed);
-    print_failures();
+    bench_print_failures();
     bench_hist_free(&L.lat);
-    free_clients(L.v, slots);
+    bench_clients_free(L.v, slots);
     client_global_free();
     return L.failed == 0 ? 0 : 1;
 }
@@ -329,12 +336,24 @@ msg_top_up(struct client *c)
         msg_send_one(c);
 }
 
+/* Does c send? Both of a pair do, or with --one-way the even one. */
+static bool
+msg_is_sender(const struct client *c)
+{
+    return !bench_opt.one_way || (c->idx & 1) == 0;
+}
+
 static void
 msg_on_message(struct client *r, const struct scan_item *it)
 {
-    const char *p = scan_find(it->start + it->tag_len, it->len - it->tag_len, "pb:", 3);
-    if (!p)
+    const char *body = it->start + it->tag_len;
+    size_t blen = it->len - it->tag_len;
+    const char *p = scan_find(body, blen, "pb:", 3);
+    if (!p) {
+        if (scan_find(body, blen, "pq:", 3))
+            r->peer->synced = true; /* the peer's probe: its messages reach us */
         return; /* not ours */
+    }
     char *end;
     uint64_t seq = strtoull(p + 3, &end, 10);
     uint64_t ts = *end == ':' ? strtoull(end + 1, NULL, 10) : 0;
@@ -359,12 +378,13 @@ static void
 msg_rate_tick(uint64_t t0, uint64_t now)
 {
     uint64_t due = (uint64_t)(bench_opt.rate * secs(t0, now));
-    int n = S.n;
+    int step = bench_opt.one_way ? 2 : 1;
+    int n = S.n / step;
     while (M.sent_total < due) {
         int tried = 0;
         while (tried < n) {
             struct client *c = &S.v[M.rr];
-            M.rr = (M.rr + 1) % n;
+            M.rr = (M.rr + step) % S.n;
             tried++;
             if (c->state == CL_READY && c->in_flight < (uint64_t)bench_opt.window) {
                 msg_send_one(c);
@@ -399,38 +419,104 @@ msg_build_extra(bool labelled)
     return true;
 }
 
+/* Before measuring, every sender's messages must reach its peer: in a cluster
+ * the node a sender is on learns of a session on another node a moment after
+ * the bind, and a chat message to a full JID it does not know yet would go to
+ * the offline store. A probe is a headline (dropped, never stored, when the
+ * JID has no session), resent until it arrives. */
+static bool
+msg_sync(double *elapsed)
+{
+    uint64_t t0 = bench_now_ns();
+    uint64_t deadline = t0 + SYNC_TIMEOUT_NS;
+    uint64_t last_send = 0;
+    uint64_t last_report = t0;
+    for (;;) {
+        int waiting = 0;
+        uint64_t now = bench_now_ns();
+        bool resend = now - last_send >= SYNC_RESEND_NS;
+        for (int i = 0; i < S.n; i++) {
+            struct client *c = &S.v[i];
+            if (!msg_is_sender(c) || c->synced)
+                continue;
+            waiting++;
+            if (resend && c->state == CL_READY) {
+                char probe[200];
+                int n = snprintf(probe, sizeof probe,
+                                 "<message to='%s' type='headline' id='q'><body>pq:</body>"
+                                 "</message>",
+                                 c->peer->jid);
+                client_send(c, probe, (size_t)n);
+            }
+        }
+        if (resend)
+            last_send = now;
+        if (waiting == 0) {
+            *elapsed = secs(t0, bench_now_ns());
+            return true;
+        }
+        if (now > deadline || client_ctr.failures > 0) {
+            printf("%s: %d senders' probes did not reach their peers in %.0f s\n",
+                   bench_opt.scenario, waiting, secs(t0, now));
+            return false;
+        }
+        if (!bench_opt.quiet && now - last_report > 2000000000u) {
+            bench_log("sync: %d senders still wait for their probe to arrive", waiting);
+            last_report = now;
+        }
+        client_poll(10);
+    }
+}
+
 int
 scenario_messages(bool labelled)
 {
-    static const struct client_hooks hooks = {setup_on_ready, msg_on_message, setup_on_end};
+    static const struct client_hooks hooks = {bench_setup_on_ready, msg_on_message,
+                                               bench_setup_on_end, NULL, NULL};
     memset(&M, 0, sizeof M);
     if (!msg_build_extra(labelled))
         return 2;
     client_global_init(&hooks);
-    S.n = 2 * bench_opt.pairs;
-    S.v = alloc_clients(S.n);
-    for (int i = 0; i < S.n; i++)
-        S.v[i].peer = &S.v[i ^ 1];
+    int n_clients = 2 * bench_opt.pairs;
+    struct client *clients = bench_clients_alloc(n_clients);
+    for (int i = 0; i < n_clients; i++) {
+        clients[i].peer = &clients[i ^ 1];
+        clients[i].alt_port = bench_opt.peer_port > 0 && (i & 1);
+    }
     bench_hist_init(&M.lat);
     M.flat = bench_opt.rate <= 0;
-    bench_log("%s: %d pairs, %s, %s, %s", bench_opt.scenario, bench_opt.pairs, tls_name(),
-              mech_name(), M.flat ? "flat out" : "fixed rate");
+    bench_log("%s: %d pairs%s%s, %s, %s, %s", bench_opt.scenario, bench_opt.pairs,
+              bench_opt.one_way ? " (one way)" : "",
+              bench_opt.peer_port > 0 ? " (receivers on --peer-port)" : "", bench_tls_name(),
+              bench_mech_name(), M.flat ? "flat out" : "fixed rate");
     double setup_s;
+    double sync_s = 0;
+    int failed = 0;
     int rc = 0;
-    if (!setup_sessions(&setup_s)) {
-        printf("%s: %d of %d sessions failed to log in\n", bench_opt.scenario, S.failed, S.n);
-        print_failures();
+    if (!bench_sessions_setup(clients, n_clients, &setup_s, &failed)) {
+        printf("%s: %d of %d sessions failed to log in\n", bench_opt.scenario, failed,
+               n_clients);
+        bench_print_failures();
         rc = 1;
         goto out;
     }
-    poll_for(0.3); /* presence echoes, disco#info from the server */
+    bench_poll_for(0.3); /* presence echoes, disco#info from the server */
+    if (!msg_sync(&sync_s)) {
+        bench_print_failures();
+        rc = 1;
+        bench_sessions_close(S.v, S.n);
+        goto out;
+    }
+    bench_log("sync: every sender reaches its peer (%.2f s)", sync_s);
+    bench_poll_for(0.1); /* late probe copies */
     for (int i = 0; i < S.n; i++)
         S.v[i].next_seq = 1;
     M.sending = true;
     uint64_t t0 = bench_now_ns();
     if (M.flat)
         for (int i = 0; i < S.n; i++)
-            msg_top_up(&S.v[i]);
+            if (msg_is_sender(&S.v[i]))
+                msg_top_up(&S.v[i]);
     uint64_t t_measure = t0 + (uint64_t)(bench_opt.warmup_s * NS);
     uint64_t t_stop = t_measure + (uint64_t)(bench_opt.duration * NS);
     double cpu0 = -1;
@@ -499,12 +585,14 @@ scenario_messages(bool labelled)
     double rate = window_s > 0 ? (double)delivered / window_s : 0;
     char line[1400];
     bench_result_begin(line, sizeof line);
-    printf("%s pairs=%d rate=%.0f window=%d body_bytes=%d label=%s duration_s=%.2f sent=%llu "
+    printf("%s pairs=%d one_way=%d peer_port=%d rate=%.0f window=%d body_bytes=%d label=%s "
+           "sync_s=%.2f duration_s=%.2f sent=%llu "
            "delivered=%llu msgs_per_s=%.1f offered_per_s=%.1f backlog=%llu p50_us=%.0f "
            "p99_us=%.0f max_us=%.0f lost=%llu dup=%llu errors=%llu server_cpu_s=%.3f "
            "cpu_us_per_msg=%.2f server_sys_share=%.2f server_util=%.2f gen_util=%.2f load1=%.2f\n",
-           line, bench_opt.pairs, bench_opt.rate, bench_opt.window, bench_opt.body_bytes,
-           labelled ? "yes" : "no", window_s, (unsigned long long)sent,
+           line, bench_opt.pairs, bench_opt.one_way, bench_opt.peer_port, bench_opt.rate,
+           bench_opt.window, bench_opt.body_bytes, labelled ? "yes" : "no", sync_s, window_s,
+           (unsigned long long)sent,
            (unsigned long long)delivered, rate,
            window_s > 0 ? (double)sent_window / window_s : 0, (unsigned long long)backlog,
            bench_hist_quantile_us(&M.lat, 0.5), bench_hist_quantile_us(&M.lat, 0.99),
@@ -528,16 +616,16 @@ scenario_messages(bool labelled)
     if (backlog)
         printf("  %llu sends skipped: every window was full (the offered rate was not met)\n",
                (unsigned long long)backlog);
-    print_failures();
+    bench_print_failures();
     if (lost || dup || client_ctr.failures || client_ctr.stanza_errors ||
         client_ctr.stream_errors)
         rc = 1;
-    close_sessions();
+    bench_sessions_close(S.v, S.n);
 out:
     bench_hist_free(&M.lat);
     free(M.extra);
     free(M.pad);
-    free_clients(S.v, S.n);
+    bench_clients_free(clients, n_clients);
     client_global_free();
     return rc;
 }
@@ -553,22 +641,25 @@ server_rss(void)
 int
 scenario_idle(void)
 {
-    static const struct client_hooks hooks = {setup_on_ready, NULL, setup_on_end};
+    static const struct client_hooks hooks = {bench_setup_on_ready, NULL, bench_setup_on_end,
+                                               NULL, NULL};
     client_global_init(&hooks);
     S.n = (int)bench_opt.n;
-    S.v = alloc_clients(S.n);
+    S.v = bench_clients_alloc(S.n);
+    S.ready = 0;
     int rc = 0;
-    bench_log("idle: %d sessions, %s, %s", S.n, tls_name(), mech_name());
-    poll_for(bench_opt.settle);
+    bench_log("idle: %d sessions, %s, %s", S.n, bench_tls_name(), bench_mech_name());
+    bench_poll_for(bench_opt.settle);
     long rss0 = server_rss();
     double setup_s;
-    bool ok = setup_sessions(&setup_s);
-    poll_for(bench_opt.settle);
+    int failed = 0;
+    bool ok = bench_sessions_setup(S.v, S.n, &setup_s, &failed);
+    bench_poll_for(bench_opt.settle);
     long rss1 = server_rss();
     double cpu0 = bench_servers_cpu_s();
     uint64_t failures0 = client_ctr.failures;
     if (bench_opt.hold > 0)
-        poll_for(bench_opt.hold);
+        bench_poll_for(bench_opt.hold);
     double cpu1 = bench_servers_cpu_s();
     uint64_t dropped = client_ctr.failures - failures0;
     int still = 0;
@@ -586,11 +677,11 @@ scenario_idle(void)
     printf("idle (%s): %d of %d sessions up in %.1f s; server RSS %ld -> %ld KiB = %.1f KiB per "
            "session; %d still up after %.0f s\n",
            bench_opt.server, S.ready, S.n, setup_s, rss0, rss1, kib, still, bench_opt.hold);
-    print_failures();
+    bench_print_failures();
     if (!ok || dropped || still != S.n)
         rc = 1;
-    close_sessions();
-    free_clients(S.v, S.n);
+    bench_sessions_close(S.v, S.n);
+    bench_clients_free(S.v, S.n);
     client_global_free();
     return rc;
 }
