@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ev.c - the node's event loop, shaped like valkey's ae.c: level-triggered
  * epoll for fds, one-shot timers in a binary min-heap, signals through a
- * signalfd, before-sleep hooks (output flush, ZeroMQ drain), deferred frees and
- * one sleep hook that runs last before the poll (the log flush).
+ * signalfd, before-sleep hooks (ZeroMQ drain), one flush hook after them (the
+ * connections' output), deferred frees and one sleep hook that runs last
+ * before the poll (the log flush).
  *
  * An fd's epoll data carries its table slot's generation, so events that were
  * already fetched for an fd deleted (and perhaps re-added under the same number)
@@ -77,6 +78,7 @@ struct ev_loop {
     size_t cap_hooks;
     bool is_in_hooks;
     bool has_dead_hooks;
+    struct ev_hook flush_hook; /* after the before-sleep hooks; fn NULL when none */
     struct ev_hook sleep_hook; /* last before the poll; fn NULL when none */
 
     struct ev_deferred *defers;
@@ -544,6 +546,13 @@ run_hooks(struct ev_loop *loop)
 }
 
 void
+ev_set_flush_hook(struct ev_loop *loop, ev_hook_fn fn, void *arg)
+{
+    loop->flush_hook.fn = fn;
+    loop->flush_hook.arg = arg;
+}
+
+void
 ev_set_sleep_hook(struct ev_loop *loop, ev_hook_fn fn, void *arg)
 {
     loop->sleep_hook.fn = fn;
@@ -646,6 +655,10 @@ ev_run_once(struct ev_loop *loop, int timeout_ms)
     int ran = 0;
 
     run_hooks(loop);
+    /* After every hook: what they delivered (a cluster drain, say) goes out
+     * in this iteration, not after the next wakeup. */
+    if (loop->flush_hook.fn != NULL)
+        loop->flush_hook.fn(loop, loop->flush_hook.arg);
     /* Hooks may have deferred frees; do not sleep on them. */
     run_deferred(loop);
     if (loop->sleep_hook.fn != NULL)

@@ -47,6 +47,12 @@ void ev_set_clock(struct ev_loop *loop, ev_clock_fn fn, void *arg);
 void ev_before_sleep_add(struct ev_loop *loop, ev_hook_fn fn, void *arg);
 void ev_before_sleep_del(struct ev_loop *loop, ev_hook_fn fn, void *arg);
 
+/* Runs fn(arg) before every poll, after every before-sleep hook, so that
+ * output the hooks produced (a cluster drain delivering stanzas) leaves in
+ * the same iteration (node/conn.c's flush). One per loop: a second call
+ * replaces it; fn NULL removes it. */
+void ev_set_flush_hook(struct ev_loop *loop, ev_hook_fn fn, void *arg);
+
 /* Runs fn(arg) as the last step before every poll, after the before-sleep hooks
  * and the deferred frees, so it sees everything they did (the log flush). One
  * per loop: a second call replaces it; fn NULL removes it. */

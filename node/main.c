@@ -195,7 +195,9 @@ main(int argc, char **argv)
     srv->loop = ev_new();
     srv->started_ms = ev_now(srv->loop);
     srv->sessions = sess_table_new();
-    ev_before_sleep_add(srv->loop, conn_flush_all, srv);
+    /* After every before-sleep hook: what the cluster's drain delivers goes
+     * out in the same iteration (it waited for the next wakeup before). */
+    ev_set_flush_hook(srv->loop, conn_flush_all, srv);
     /* From here lines below warn leave in one write per loop iteration. */
     log_attach_loop(srv->loop);
     ev_signal_add(srv->loop, SIGTERM, on_stop, &m);

@@ -545,6 +545,32 @@ test_ev_sleep_hook_runs_last_before_poll(void **state)
 }
 
 static void
+flush_hook(struct ev_loop *loop, void *arg)
+{
+    (void)loop;
+    note(arg, 'X');
+}
+
+/* The flush hook runs after every before-sleep hook, even one added after it
+ * was set (a cluster drain's deliveries leave in the same iteration), and
+ * before the sleep hook. */
+static void
+test_ev_flush_hook_runs_after_the_hooks(void **state)
+{
+    struct fixture *f = *state;
+
+    ev_set_flush_hook(f->loop, flush_hook, f);
+    ev_before_sleep_add(f->loop, hook_a, f);
+    ev_set_sleep_hook(f->loop, sleep_hook, f);
+    ev_before_sleep_add(f->loop, hook_b, f);
+    ev_run_once(f->loop, 0);
+    assert_string_equal(f->order, "ABXS");
+    ev_set_flush_hook(f->loop, NULL, NULL);
+    ev_run_once(f->loop, 0);
+    assert_string_equal(f->order, "ABXSABS");
+}
+
+static void
 on_signal(struct ev_loop *loop, int signo, void *arg)
 {
     int *got = arg;
@@ -602,6 +628,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ev_before_sleep_hooks_run_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ev_defer_free_runs_after_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ev_sleep_hook_runs_last_before_poll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ev_flush_hook_runs_after_the_hooks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ev_signal_delivered_through_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ev_run_until_stop, setup, teardown),
     };
