@@ -96,6 +96,19 @@ long bench_proc_rss_kib(pid_t pid);
 double bench_self_cpu_s(void);
 double bench_loadavg1(void);
 
+/* The CPU counters at one instant: the servers' (total, user, system) and
+ * the generator's own. */
+struct bench_cpu {
+    double server, user, sys, self;
+};
+void bench_cpu_now(struct bench_cpu *c);
+/* Between a and b: the servers' CPU seconds (< 0 when unreadable), the
+ * kernel's share of it (< 0 when unknown) and the generator's seconds. */
+struct bench_cpu_delta {
+    double server, sys_share, self;
+};
+struct bench_cpu_delta bench_cpu_since(const struct bench_cpu *a, const struct bench_cpu *b);
+
 /* ---- the stream scanner (scan.c) ---- */
 
 enum scan_kind {

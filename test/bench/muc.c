@@ -393,10 +393,7 @@ scenario_muc(void)
                 muc_top_up(sender_client(k, s));
     uint64_t t_measure = t0 + (uint64_t)(bench_opt.warmup_s * NS);
     uint64_t t_stop = t_measure + (uint64_t)(bench_opt.duration * NS);
-    double cpu0 = -1;
-    double user0 = 0;
-    double sys0 = 0;
-    double self0 = 0;
+    struct bench_cpu cpu_start = {.server = -1};
     uint64_t sent0 = 0;
     uint64_t backlog0 = 0;
     uint64_t tm0 = 0;
@@ -409,9 +406,7 @@ scenario_muc(void)
             U.measuring = true;
             bench_hist_reset(&U.lat);
             U.delivered_window = 0;
-            cpu0 = bench_servers_cpu_s();
-            user0 = bench_servers_cpu_split(&sys0);
-            self0 = bench_self_cpu_s();
+            bench_cpu_now(&cpu_start);
             sent0 = U.sent_total;
             backlog0 = U.backlog;
             tm0 = now;
@@ -422,10 +417,9 @@ scenario_muc(void)
             break;
     }
     uint64_t tm1 = bench_now_ns();
-    double sys1 = 0;
-    double cpu1 = bench_servers_cpu_s();
-    double user1 = bench_servers_cpu_split(&sys1);
-    double self1 = bench_self_cpu_s();
+    struct bench_cpu cpu_end;
+    bench_cpu_now(&cpu_end);
+    struct bench_cpu_delta used = bench_cpu_since(&cpu_start, &cpu_end);
     U.measuring = false;
     U.sending = false;
     uint64_t delivered = U.delivered_window;
@@ -442,9 +436,8 @@ scenario_muc(void)
     uint64_t expected = sent * (uint64_t)U.occ;
     uint64_t lost = expected > U.unique ? expected - U.unique : 0;
     uint64_t dup = U.received - U.unique;
-    double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-    double ticks = (user1 - user0) + (sys1 - sys0);
-    double sys_share = ticks > 0 ? (sys1 - sys0) / ticks : -1;
+    double cpu = used.server;
+    double sys_share = used.sys_share;
     double rate = window_s > 0 ? (double)delivered / window_s : 0;
     uint64_t errors = client_ctr.stanza_errors + client_ctr.stream_errors + client_ctr.failures;
     char line[1400];
@@ -462,7 +455,7 @@ scenario_muc(void)
            (unsigned long long)U.foreign, (unsigned long long)errors, cpu,
            cpu >= 0 && delivered ? cpu * 1e6 / (double)delivered : -1, sys_share,
            cpu >= 0 && window_s > 0 ? cpu / window_s : -1,
-           window_s > 0 ? (self1 - self0) / window_s : -1, bench_loadavg1());
+           window_s > 0 ? used.self / window_s : -1, bench_loadavg1());
     printf("muc (%s): %.0f deliveries/s (%.0f msgs/s x %d occupants) over %.1f s (%s), latency "
            "p50 %.0f us p99 %.0f us, lost %llu, duplicated %llu\n",
            bench_opt.server, rate, rate / U.occ, U.occ, window_s,
@@ -473,7 +466,7 @@ scenario_muc(void)
         printf("  server CPU %.2f s = %.2f us per delivery (%.0f%% of a core, %.0f%% in the "
                "kernel); generator %.0f%% of a core\n",
                cpu, cpu * 1e6 / (double)delivered, 100 * cpu / window_s, 100 * sys_share,
-               100 * (self1 - self0) / window_s);
+               100 * used.self / window_s);
     if (backlog)
         printf("  %llu sends skipped: every window was full (the offered rate was not met)\n",
                (unsigned long long)backlog);

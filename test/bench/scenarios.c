@@ -264,13 +264,14 @@ scenario_login(void)
     L.next_user = 0;
     bench_log("login: %ld logins, %d at a time, %s, %s", bench_opt.n, slots, bench_tls_name(),
               bench_mech_name());
-    double cpu0 = bench_servers_cpu_s();
-    double self0 = bench_self_cpu_s();
+    struct bench_cpu cpu_start;
+    struct bench_cpu cpu_end;
+    bench_cpu_now(&cpu_start);
     double elapsed = login_phase(bench_opt.n, true);
-    double cpu1 = bench_servers_cpu_s();
-    double self1 = bench_self_cpu_s();
+    bench_cpu_now(&cpu_end);
+    struct bench_cpu_delta used = bench_cpu_since(&cpu_start, &cpu_end);
     double rate = elapsed > 0 ? (double)L.ok / elapsed : 0;
-    double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+    double cpu = used.server;
     char line[1024];
     bench_result_begin(line, sizeof line);
     printf("%s n=%ld concurrency=%d users=%d ok=%ld failed=%ld elapsed_s=%.3f logins_per_s=%.1f "
@@ -280,7 +281,7 @@ scenario_login(void)
            bench_hist_quantile_us(&L.lat, 0.5) / 1000, bench_hist_quantile_us(&L.lat, 0.99) / 1000,
            (double)L.lat.max_ns / 1e6, cpu, cpu >= 0 && L.ok ? cpu * 1e6 / (double)L.ok : -1,
            cpu >= 0 && elapsed > 0 ? cpu / elapsed : -1,
-           elapsed > 0 ? (self1 - self0) / elapsed : -1, scram_cache_size(), bench_loadavg1());
+           elapsed > 0 ? used.self / elapsed : -1, scram_cache_size(), bench_loadavg1());
     printf("login (%s): %ld logins in %.2f s = %.0f/s, latency p50 %.2f ms p99 %.2f ms, "
            "%ld failed%s\n",
            bench_opt.server, L.ok, elapsed, rate, bench_hist_quantile_us(&L.lat, 0.5) / 1000,
@@ -519,10 +520,7 @@ scenario_messages(bool labelled)
                 msg_top_up(&S.v[i]);
     uint64_t t_measure = t0 + (uint64_t)(bench_opt.warmup_s * NS);
     uint64_t t_stop = t_measure + (uint64_t)(bench_opt.duration * NS);
-    double cpu0 = -1;
-    double user0 = 0;
-    double sys0 = 0;
-    double self0 = 0;
+    struct bench_cpu cpu_start = {.server = -1};
     uint64_t sent0 = 0;
     uint64_t backlog0 = 0;
     uint64_t tm0 = 0;
@@ -535,9 +533,7 @@ scenario_messages(bool labelled)
             M.measuring = true;
             bench_hist_reset(&M.lat);
             M.delivered_window = 0;
-            cpu0 = bench_servers_cpu_s();
-            user0 = bench_servers_cpu_split(&sys0);
-            self0 = bench_self_cpu_s();
+            bench_cpu_now(&cpu_start);
             sent0 = M.sent_total;
             backlog0 = M.backlog;
             tm0 = now;
@@ -548,10 +544,9 @@ scenario_messages(bool labelled)
             break;
     }
     uint64_t tm1 = bench_now_ns();
-    double sys1 = 0;
-    double cpu1 = bench_servers_cpu_s();
-    double user1 = bench_servers_cpu_split(&sys1);
-    double self1 = bench_self_cpu_s();
+    struct bench_cpu cpu_end;
+    bench_cpu_now(&cpu_end);
+    struct bench_cpu_delta used = bench_cpu_since(&cpu_start, &cpu_end);
     M.measuring = false;
     M.sending = false;
     uint64_t delivered = M.delivered_window;
@@ -579,9 +574,8 @@ scenario_messages(bool labelled)
     }
     uint64_t lost = sent - unique;
     uint64_t dup = received - unique;
-    double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-    double ticks = (user1 - user0) + (sys1 - sys0);
-    double sys_share = ticks > 0 ? (sys1 - sys0) / ticks : -1;
+    double cpu = used.server;
+    double sys_share = used.sys_share;
     double rate = window_s > 0 ? (double)delivered / window_s : 0;
     char line[1400];
     bench_result_begin(line, sizeof line);
@@ -601,7 +595,7 @@ scenario_messages(bool labelled)
                                 client_ctr.failures),
            cpu, cpu >= 0 && delivered ? cpu * 1e6 / (double)delivered : -1, sys_share,
            cpu >= 0 && window_s > 0 ? cpu / window_s : -1,
-           window_s > 0 ? (self1 - self0) / window_s : -1, bench_loadavg1());
+           window_s > 0 ? used.self / window_s : -1, bench_loadavg1());
     printf("%s (%s): %.0f delivered msgs/s over %.1f s (%s), latency p50 %.0f us p99 %.0f us, "
            "lost %llu, duplicated %llu\n",
            bench_opt.scenario, bench_opt.server, rate, window_s,
@@ -612,7 +606,7 @@ scenario_messages(bool labelled)
         printf("  server CPU %.2f s = %.2f us per delivered message (%.0f%% of a core, %.0f%% "
                "in the kernel); generator %.0f%% of a core\n",
                cpu, cpu * 1e6 / (double)delivered, 100 * cpu / window_s, 100 * sys_share,
-               100 * (self1 - self0) / window_s);
+               100 * used.self / window_s);
     if (backlog)
         printf("  %llu sends skipped: every window was full (the offered rate was not met)\n",
                (unsigned long long)backlog);

@@ -221,6 +221,25 @@ bench_self_cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+void
+bench_cpu_now(struct bench_cpu *c)
+{
+    c->server = bench_servers_cpu_s();
+    c->user = bench_servers_cpu_split(&c->sys);
+    c->self = bench_self_cpu_s();
+}
+
+struct bench_cpu_delta
+bench_cpu_since(const struct bench_cpu *a, const struct bench_cpu *b)
+{
+    double ticks = (b->user - a->user) + (b->sys - a->sys);
+    return (struct bench_cpu_delta){
+        .server = a->server >= 0 && b->server >= 0 ? b->server - a->server : -1,
+        .sys_share = ticks > 0 ? (b->sys - a->sys) / ticks : -1,
+        .self = b->self - a->self,
+    };
+}
+
 double
 bench_loadavg1(void)
 {
