@@ -1151,6 +1151,28 @@ dir_rdn_escape(const char *value)
     return s;
 }
 
+/* Reads an attribute type and its '=' at p, skipping the spaces around
+ * both: the type is *t, *tlen bytes; returns where the value starts, NULL
+ * when there is no type or no '='. */
+static const char *
+dn_type(const char *p, const char **t, size_t *tlen)
+{
+    while (*p == ' ')
+        p++;
+    *t = p;
+    while (*p && *p != '=' && *p != ' ' && *p != ',' && *p != '+' && *p != ';')
+        p++;
+    *tlen = (size_t)(p - *t);
+    while (*p == ' ')
+        p++;
+    if (*tlen == 0 || *p != '=')
+        return NULL;
+    p++;
+    while (*p == ' ')
+        p++;
+    return p;
+}
+
 /* Reads one attribute value of a DN at p (past its '=' and leading spaces)
  * into val, unescaped; *keep is its length without unescaped trailing
  * spaces. fold: lower-cases it and counts runs of spaces as one (caseIgnore
@@ -1211,18 +1233,11 @@ dir_dn_normalize(const char *dn)
     if (*p == '\0')
         goto done; /* the root DSE is not an entry we ever name */
     for (;;) {
-        /* attribute type */
-        while (*p == ' ')
-            p++;
-        const char *t = p;
-        while (*p && *p != '=' && *p != ' ' && *p != ',' && *p != '+' && *p != ';')
-            p++;
-        size_t tlen = (size_t)(p - t);
-        while (*p == ' ')
-            p++;
-        if (tlen == 0 || *p != '=')
+        const char *t;
+        size_t tlen;
+        p = dn_type(p, &t, &tlen);
+        if (!p)
             goto done;
-        p++;
         for (size_t i = 0; i < tlen; i++) {
             char c = (char)tolower((unsigned char)t[i]);
             buf_append(&out, &c, 1);
@@ -1299,19 +1314,11 @@ dir_dn_rdn_values(const char *dn, const char *type, char ***out)
     *out = NULL;
     buf_init(&val);
     for (;;) {
-        while (*p == ' ')
-            p++;
-        const char *t = p;
-        while (*p && *p != '=' && *p != ' ' && *p != ',' && *p != '+' && *p != ';')
-            p++;
-        size_t tlen = (size_t)(p - t);
-        while (*p == ' ')
-            p++;
-        if (tlen == 0 || *p != '=')
+        const char *t;
+        size_t tlen;
+        p = dn_type(p, &t, &tlen);
+        if (!p)
             goto bad;
-        p++;
-        while (*p == ' ')
-            p++;
         size_t keep = 0; /* without unescaped trailing spaces */
         p = dn_value(p, &val, false, &keep);
         if (!p)

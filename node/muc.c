@@ -23,7 +23,7 @@
  *             directory room may lag)
  *   LEAVE     [room][nick][codes][actor][reason][new nick]  with a new nick
  *             (303) the occupant stays: the OCCUPANT that follows renames it
- *   GROUPCHAT [room][stamp ms][stanza]  also history entries of a snapshot
+ *   GROUPCHAT [room][stamp ms][stanza]  a room message or subject, live
  *   HISTORY   [room][stamp ms][stanza]  one history entry of a snapshot
  *   DESTROY   [room][alternate venue][reason]
  * A node that comes up gets every room (ROOM with "snapshot", HISTORY entries)
@@ -91,22 +91,25 @@ muc_affil_str(enum muc_affil a)
     return affil_names[a];
 }
 
-int
-muc_role_parse(const char *s)
+static int
+muc_name_index(const char *const *names, int n, const char *s)
 {
-    for (int i = 0; s && i < 4; i++)
-        if (strcmp(s, role_names[i]) == 0)
+    for (int i = 0; s && i < n; i++)
+        if (strcmp(s, names[i]) == 0)
             return i;
     return -1;
 }
 
 int
+muc_role_parse(const char *s)
+{
+    return muc_name_index(role_names, 4, s);
+}
+
+int
 muc_affil_parse(const char *s)
 {
-    for (int i = 0; s && i < 5; i++)
-        if (strcmp(s, affil_names[i]) == 0)
-            return i;
-    return -1;
+    return muc_name_index(affil_names, 5, s);
 }
 
 /* ---- configuration ---- */
@@ -730,7 +733,6 @@ muc_error(struct server *srv, struct stanza *st, const char *etype, const char *
         return;
     struct stanza *e = stanza_error_reply(st, NULL, etype, cond, text);
     e->id = server_next_id(srv);
-    /* A join refused: echo the MUC <x/> as XEP-0045 shows (no content). */
     muc_send(srv, e);
     stanza_unref(e);
 }
@@ -894,9 +896,7 @@ muc_hist_add(struct server *srv, struct muc_room *r, struct stanza *st, int64_t 
     struct xml_node *body = xml_child(st->el, XMPP_NS_CLIENT, "body");
     if (srv->cfg->muc_history_size <= 0 || !body)
         return;
-    struct muc_hist h = {stanza_ref(st), stamp, 0};
-    const char *text = body ? xml_text(st->tree, body) : NULL;
-    h.chars = text ? strlen(text) : 0;
+    struct muc_hist h = {stanza_ref(st), stamp};
     if (r->hist_n == cap) {
         stanza_unref(r->hist[r->hist_start].st);
         r->hist[r->hist_start] = h;
@@ -1282,7 +1282,7 @@ muc_groupchat(struct server *srv, struct muc_room *r, struct stanza *st)
         stanza_unref(r->subject);
         r->subject = stanza_ref(b);
         muc_fanout_local(srv, r, b);
-        struct muc_hist h = {b, muc_wall_ms(), 0};
+        struct muc_hist h = {b, muc_wall_ms()};
         muc_stanza_send(srv, MUC_MSG_GROUPCHAT, r, &h, NULL);
         log_info("muc subject room=%s nick=%s", r->jid, o->nick);
         stanza_unref(b);
@@ -1301,7 +1301,7 @@ muc_groupchat(struct server *srv, struct muc_room *r, struct stanza *st)
     int64_t stamp = muc_wall_ms();
     muc_fanout_local(srv, r, b);
     muc_hist_add(srv, r, b, stamp);
-    struct muc_hist h = {b, stamp, 0};
+    struct muc_hist h = {b, stamp};
     muc_stanza_send(srv, MUC_MSG_GROUPCHAT, r, &h, NULL);
     log_debug("muc groupchat room=%s nick=%s stanza=%" PRIu64, r->jid, o->nick, b->id);
     stanza_unref(b);

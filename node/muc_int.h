@@ -73,7 +73,6 @@ struct muc_occupant {
 struct muc_hist {
     struct stanza *st; /* as broadcast: from room/nick, no 'to' */
     int64_t stamp_ms;  /* wall clock (ms since the epoch) when the room got it */
-    size_t chars;      /* body length, for maxchars */
 };
 
 struct muc_room {

@@ -94,6 +94,12 @@ def build_dir():
 
 
 @pytest.fixture(scope="session")
+def ctl(build_dir):
+    """Labels and clearances from their text forms (H.Palisadectl)."""
+    return H.Palisadectl(build_dir / "node/palisadectl")
+
+
+@pytest.fixture(scope="session")
 def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("pal")
 

@@ -8,6 +8,7 @@ Every wait polls a condition to a deadline; nothing sleeps blindly.
 import asyncio
 import base64
 import ctypes
+import functools
 import hashlib
 import hmac
 import itertools
@@ -35,6 +36,14 @@ DOMAIN = "localhost"
 # PALISADE (the sample: alice, bob, carol and dave have clearances under it) and PARTNER.
 SAMPLE_SPIF = ROOT / "policy/spif/palisade-sample.xml"
 SPIFS = (SAMPLE_SPIF, ROOT / "policy/spif/palisade-partner.xml")
+# Labels and clearances of the sample policy in palisadectl's text form.
+ALL_CATEGORIES = "categories=NATO,EU,GBR,FRA,DEU,USA"
+SECRET_CLEARANCE = "policy=PALISADE class=SECRET " + ALL_CATEGORIES
+RESTRICTED_CLEARANCE = "policy=PALISADE class=RESTRICTED categories=GBR,FRA,DEU,USA"
+UNCLASSIFIED = "policy=PALISADE class=UNCLASSIFIED"
+RESTRICTED = "policy=PALISADE class=RESTRICTED"
+CONFIDENTIAL = "policy=PALISADE class=CONFIDENTIAL"
+SECRET = "policy=PALISADE class=SECRET"
 
 NS_STREAM = "http://etherx.jabber.org/streams"
 NS_STREAMS = "urn:ietf:params:xml:ns:xmpp-streams"
@@ -1379,3 +1388,34 @@ def within(seconds, check, what):
         if time.monotonic() - t0 >= seconds:
             raise AssertionError("%s: not seen within %.1fs (last attempt started at +%.2fs)" % (
                 what, seconds, started - t0))
+
+
+# --------------------------------------------------------------------------------------
+# Labels and clearances from their text forms, with palisadectl (as an operator would)
+
+
+class Palisadectl:
+    def __init__(self, path):
+        self.path = path
+
+    @functools.lru_cache(maxsize=None)
+    def check(self, label, clearance=SECRET_CLEARANCE):
+        """`palisadectl label check` output as {key: value} (ess, der, marking, read...)."""
+        args = [self.path]
+        for f in SPIFS:
+            args += ["--spif", f]
+        p = sh(args + ["label", "check", "--clearance", clearance, "--label", label], check=False)
+        assert p.returncode in (0, 1), "palisadectl label check failed: %s%s" % (p.stdout, p.stderr)
+        out = {}
+        for line in p.stdout.splitlines():
+            k, _, v = line.partition(" ")
+            out.setdefault(k, v.strip())
+        return out
+
+    def ess(self, label):
+        """The base64 ESS security label (what <esssecuritylabel/> carries)."""
+        return self.check(label)["ess"]
+
+    def clearance_der(self, clearance):
+        """The base64 DER of a clearance (what xmppClearance holds)."""
+        return self.check(UNCLASSIFIED, clearance)["der"]

@@ -9,14 +9,14 @@ Stanzas to rooms are written as XML text (Client.send_raw, Client.iq) so that th
 tests show exactly what goes on the wire; slixmpp's xep_0045 plugin is registered on
 the test clients (MUC_PLUGINS) so that its stanza classes parse what comes back."""
 import base64
-import functools
 import re
 import secrets
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 import harness as H
-from harness import NS_DISCO_INFO, NS_DISCO_ITEMS, q
+from harness import (CONFIDENTIAL, NS_DISCO_INFO, NS_DISCO_ITEMS, RESTRICTED,  # noqa: F401
+                     RESTRICTED_CLEARANCE, SECRET, SECRET_CLEARANCE, UNCLASSIFIED, q)
 
 NS_MUC = "http://jabber.org/protocol/muc"
 NS_MUC_USER = NS_MUC + "#user"
@@ -35,13 +35,6 @@ BASE_PLUGINS = ("xep_0030", "xep_0199", "xep_0054")
 MUC_PLUGINS = BASE_PLUGINS + ("xep_0045",)
 AWARE_PLUGINS = MUC_PLUGINS + ("xep_0258",)
 
-ALL_CATEGORIES = "categories=NATO,EU,GBR,FRA,DEU,USA"
-SECRET_CLEARANCE = "policy=PALISADE class=SECRET " + ALL_CATEGORIES
-RESTRICTED_CLEARANCE = "policy=PALISADE class=RESTRICTED categories=GBR,FRA,DEU,USA"
-UNCLASSIFIED = "policy=PALISADE class=UNCLASSIFIED"
-RESTRICTED = "policy=PALISADE class=RESTRICTED"
-CONFIDENTIAL = "policy=PALISADE class=CONFIDENTIAL"
-SECRET = "policy=PALISADE class=SECRET"
 
 
 def new_room(prefix="room"):
@@ -478,34 +471,6 @@ def wait_room_gone(c, room, timeout=5):
 
 # --------------------------------------------------------------------------------------
 # Labels
-
-
-class Palisadectl:
-    """Labels and clearances from their text forms with `palisadectl label check`."""
-
-    def __init__(self, path):
-        self.path = path
-
-    @functools.lru_cache(maxsize=None)
-    def check(self, label, clearance=SECRET_CLEARANCE):
-        args = [self.path]
-        for f in H.SPIFS:
-            args += ["--spif", f]
-        p = H.sh(args + ["label", "check", "--clearance", clearance, "--label", label], check=False)
-        assert p.returncode in (0, 1), "palisadectl label check failed: %s%s" % (p.stdout, p.stderr)
-        out = {}
-        for line in p.stdout.splitlines():
-            k, _, v = line.partition(" ")
-            out.setdefault(k, v.strip())
-        return out
-
-    def ess(self, label):
-        """The base64 ESS security label."""
-        return self.check(label)["ess"]
-
-    def clearance_der(self, clearance):
-        """The base64 DER of a clearance (what xmppClearance holds)."""
-        return self.check(UNCLASSIFIED, clearance)["der"]
 
 
 def label_xml(label):

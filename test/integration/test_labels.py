@@ -21,7 +21,6 @@ Tests that change clearances or label settings use throwaway users (users.take(.
 clearance=...)), so the sample users stay as load-sample.sh made them."""
 import base64
 import copy
-import functools
 import re
 import secrets
 import xml.etree.ElementTree as ET
@@ -32,7 +31,8 @@ from slixmpp.plugins.xep_0258 import SecurityLabel
 from slixmpp.xmlstream import register_stanza_plugin
 
 import harness as H
-from harness import NS_DISCO_INFO, q
+from harness import (CONFIDENTIAL, NS_DISCO_INFO, RESTRICTED, RESTRICTED_CLEARANCE, SECRET,
+                     SECRET_CLEARANCE, UNCLASSIFIED, q)
 
 NS_SECLABEL = "urn:xmpp:sec-label:0"
 NS_CATALOG = "urn:xmpp:sec-label:catalog:2"
@@ -41,14 +41,6 @@ NS_ESS = "urn:xmpp:sec-label:ess:0"
 BASE_PLUGINS = ("xep_0030", "xep_0199", "xep_0054")
 AWARE_PLUGINS = BASE_PLUGINS + ("xep_0258",)
 
-ALL_CATEGORIES = "categories=NATO,EU,GBR,FRA,DEU,USA"
-SECRET_CLEARANCE = "policy=PALISADE class=SECRET " + ALL_CATEGORIES
-RESTRICTED_CLEARANCE = "policy=PALISADE class=RESTRICTED categories=GBR,FRA,DEU,USA"
-
-UNCLASSIFIED = "policy=PALISADE class=UNCLASSIFIED"
-RESTRICTED = "policy=PALISADE class=RESTRICTED"
-CONFIDENTIAL = "policy=PALISADE class=CONFIDENTIAL"
-SECRET = "policy=PALISADE class=SECRET"
 
 # The sample policy's display markings: text, fgcolor, bgcolor (palisade-sample.xml).
 MARKINGS = {
@@ -63,40 +55,6 @@ MARKINGS = {
 register_stanza_plugin(Message, SecurityLabel)
 
 
-# --------------------------------------------------------------------------------------
-# Labels and clearances from their text forms, with palisadectl (as an operator would)
-
-
-@pytest.fixture(scope="module")
-def ctl(build_dir):
-    return Palisadectl(build_dir / "node/palisadectl")
-
-
-class Palisadectl:
-    def __init__(self, path):
-        self.path = path
-
-    @functools.lru_cache(maxsize=None)
-    def check(self, label, clearance=SECRET_CLEARANCE):
-        """`palisadectl label check` output as {key: value} (ess, der, marking, read...)."""
-        args = [self.path]
-        for f in H.SPIFS:
-            args += ["--spif", f]
-        p = H.sh(args + ["label", "check", "--clearance", clearance, "--label", label], check=False)
-        assert p.returncode in (0, 1), "palisadectl label check failed: %s%s" % (p.stdout, p.stderr)
-        out = {}
-        for line in p.stdout.splitlines():
-            k, _, v = line.partition(" ")
-            out.setdefault(k, v.strip())
-        return out
-
-    def ess(self, label):
-        """The base64 ESS security label (what <esssecuritylabel/> carries)."""
-        return self.check(label)["ess"]
-
-    def clearance_der(self, clearance):
-        """The base64 DER of a clearance (what xmppClearance holds)."""
-        return self.check(UNCLASSIFIED, clearance)["der"]
 
 
 # --------------------------------------------------------------------------------------

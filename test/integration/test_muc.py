@@ -31,11 +31,6 @@ from muc_util import (SERVICE, codes, frm, full, is_error_reply, is_groupchat, i
                       is_subject, item, join, say)
 
 
-@pytest.fixture(scope="module")
-def ctl(build_dir):
-    return M.Palisadectl(build_dir / "node/palisadectl")
-
-
 @pytest.fixture
 def mc(xmpp_client):
     """mc(user, **kw): a connected client with the xep_0045 plugin (no presence sent)."""

@@ -39,11 +39,6 @@ from muc_util import codes, frm, full, is_groupchat, is_occ_presence, item, join
 pytest_plugins = ["cluster_fixtures"]
 
 
-@pytest.fixture(scope="module")
-def ctl(build_dir):
-    return M.Palisadectl(build_dir / "node/palisadectl")
-
-
 @pytest.fixture
 def on(cclient, cluster_health):
     """on(user, k, aware=None, resource=None): a client on node k (its own port) with
