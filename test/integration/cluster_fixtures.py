@@ -113,14 +113,7 @@ class ClusterNode:
             return None
 
     def sanitizer_report(self, since=0):
-        text = self.log_text()[since:]
-        for m in H.SANITIZER_MARKERS:
-            i = text.find(m)
-            if i >= 0:
-                start = text.rfind("\n==", 0, i)
-                start = text.rfind("\n", 0, i) if start < 0 else start
-                return text[max(0, start):][:20000]
-        return None
+        return H.sanitizer_report(self.log_text()[since:])
 
     def health_problem(self):
         problem = None

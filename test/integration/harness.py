@@ -67,6 +67,17 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
 log = logging.getLogger("harness")
 
 
+def sanitizer_report(text):
+    """The first sanitizer report in a log's text (from its first line), or None."""
+    for m in SANITIZER_MARKERS:
+        i = text.find(m)
+        if i >= 0:
+            start = text.rfind("\n==", 0, i)
+            start = text.rfind("\n", 0, i) if start < 0 else start
+            return text[max(0, start):][:20000]
+    return None
+
+
 def q(tag, ns):
     """ElementTree's {ns}tag."""
     return "{%s}%s" % (ns, tag)
@@ -343,14 +354,7 @@ class Node:
 
     def sanitizer_report(self, since=0):
         """The sanitizer report in the log (from byte offset since), or None."""
-        text = self.log_text()[since:]
-        for m in SANITIZER_MARKERS:
-            i = text.find(m)
-            if i >= 0:
-                start = text.rfind("\n==", 0, i)
-                start = text.rfind("\n", 0, i) if start < 0 else start
-                return text[max(0, start):][:20000]
-        return None
+        return sanitizer_report(self.log_text()[since:])
 
     def health_problem(self):
         """None when the node runs and logged no sanitizer report since the last call."""
