@@ -246,3 +246,13 @@ arena_size(const struct arena *a)
 {
     return a != NULL ? a->total : 0;
 }
+
+size_t
+arena_used(const struct arena *a)
+{
+    size_t n = 0;
+
+    for (const struct arena_block *b = a != NULL ? a->head : NULL; b != NULL; b = b->next)
+        n += b->used;
+    return n;
+}

@@ -26,5 +26,7 @@ char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 /* Bytes currently held by the arena (for memory accounting). */
 size_t arena_size(const struct arena *a);
+/* Bytes handed out by arena_alloc() (what a copy of the contents needs at most). */
+size_t arena_used(const struct arena *a);
 
 #endif

@@ -34,6 +34,20 @@ xml_tree_new(void)
     return t;
 }
 
+struct xml_tree *
+xml_tree_compact(struct xml_tree *t)
+{
+    struct arena *a = arena_new(arena_used(t->arena));
+    struct xml_tree *c = arena_alloc(a, sizeof(*c));
+
+    c->arena = a;
+    c->root = NULL;
+    if (t->root != NULL)
+        xml_copy(c, NULL, t->root);
+    xml_tree_free(t);
+    return c;
+}
+
 void
 xml_tree_free(struct xml_tree *t)
 {

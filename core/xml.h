@@ -47,6 +47,10 @@ struct xml_tree {
 /* A new empty tree (root NULL). */
 struct xml_tree *xml_tree_new(void);
 void xml_tree_free(struct xml_tree *t); /* NULL is fine */
+/* Replaces t (freed) by a copy of its root in one block just big enough, for
+ * trees kept for long (a session's presence): a tree built or edited in place
+ * holds a 1 KiB first block and whatever replaced attributes left behind. */
+struct xml_tree *xml_tree_compact(struct xml_tree *t);
 
 /* Gives el its serialization s[0..n) (copied), which xml_serialize() then
  * writes instead of walking el, wherever el's namespace is not its parent's

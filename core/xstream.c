@@ -58,6 +58,7 @@ struct xs_hdr {
 };
 
 #define XS_BLOCK_DATA (XSTREAM_BLOCK_SIZE - sizeof(struct xs_block))
+#define XS_DETAIL_MAX 256
 
 /* The block of the parser expat is working for: set around every expat call
  * that may allocate (calls may nest, from callbacks, so it is saved and put
@@ -198,7 +199,7 @@ struct xstream {
     bool is_done;
     enum xstream_error err;
     uint64_t err_at;
-    char detail[256];
+    char *detail;            /* why it failed (XS_DETAIL_MAX bytes once needed) */
 };
 
 const char *
@@ -252,22 +253,35 @@ static void fail(struct xstream *x, enum xstream_error err, const char *fmt, ...
 
 /* Records the first error and aborts the parse; on_error runs once XML_Parse
  * has returned. */
-static void
+/* The error's text, allocated only when a stream fails (an idle session keeps
+ * no room for it). */
+static void __attribute__((format(printf, 2, 3)))
+set_detail(struct xstream *x, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (x->detail == NULL)
+        x->detail = xmalloc(XS_DETAIL_MAX);
+    va_start(ap, fmt);
+    vsnprintf(x->detail, XS_DETAIL_MAX, fmt, ap);
+    va_end(ap);
+}
+
+static void __attribute__((format(printf, 3, 4)))
 fail(struct xstream *x, enum xstream_error err, const char *fmt, ...)
 {
     va_list ap;
-    int n;
+    char what[XS_DETAIL_MAX];
 
     if (x->is_failed)
         return;
     x->is_failed = true;
     x->err = err;
     x->err_at = event_start(x);
-    n = snprintf(x->detail, sizeof(x->detail), "line %lu: ",
-                 (unsigned long)XML_GetCurrentLineNumber(x->p));
     va_start(ap, fmt);
-    vsnprintf(x->detail + n, sizeof(x->detail) - (size_t)n, fmt, ap);
+    vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
+    set_detail(x, "line %lu: %s", (unsigned long)XML_GetCurrentLineNumber(x->p), what);
     if (x->is_in_parse)
         XML_StopParser(x->p, XML_FALSE);
 }
@@ -670,7 +684,8 @@ reset(struct xstream *x)
     x->is_failed = false;
     x->is_done = false;
     x->is_waking = false;
-    x->detail[0] = '\0';
+    free(x->detail);
+    x->detail = NULL;
 }
 
 struct xstream *
@@ -695,6 +710,7 @@ xstream_free(struct xstream *x)
     parser_free(x, false);
     free(x->default_ns);
     free(x->header);
+    free(x->detail);
     xml_tree_free(x->tree);
     buf_free(&x->text);
     buf_free(&x->scratch);
@@ -714,7 +730,7 @@ report_error(struct xstream *x)
 {
     x->is_done = true;
     if (x->cb.on_error != NULL)
-        x->cb.on_error(x->arg, x->err, x->detail);
+        x->cb.on_error(x->arg, x->err, x->detail != NULL ? x->detail : "");
 }
 
 /* A fresh parser, back inside the stream: it reads the saved header (the
@@ -735,7 +751,7 @@ wake(struct xstream *x)
         /* Cannot happen with bytes that parsed before; fail closed. */
         x->is_failed = true;
         x->err = XSTREAM_ERR_INTERNAL_SERVER_ERROR;
-        snprintf(x->detail, sizeof(x->detail), "the saved stream header did not parse again");
+        set_detail(x, "the saved stream header did not parse again");
         report_error(x);
         return false;
     }
@@ -820,8 +836,7 @@ xstream_feed(struct xstream *x, const char *data, size_t len)
                      ? XSTREAM_ERR_RESTRICTED_XML
                      : XSTREAM_ERR_NOT_WELL_FORMED;
         x->err_at = event_start(x);
-        snprintf(x->detail, sizeof(x->detail), "line %lu: %s",
-                 (unsigned long)XML_GetCurrentLineNumber(x->p),
+        set_detail(x, "line %lu: %s", (unsigned long)XML_GetCurrentLineNumber(x->p),
                  XML_ErrorString(XML_GetErrorCode(x->p)));
     }
     if (x->is_failed) {
@@ -836,8 +851,8 @@ xstream_feed(struct xstream *x, const char *data, size_t len)
         x->is_failed = true;
         x->err = XSTREAM_ERR_POLICY_VIOLATION;
         x->err_at = x->fed;
-        snprintf(x->detail, sizeof(x->detail), "line %lu: stanza larger than %zu bytes",
-                 (unsigned long)XML_GetCurrentLineNumber(x->p), x->lim.max_stanza_bytes);
+        set_detail(x, "line %lu: stanza larger than %zu bytes",
+                   (unsigned long)XML_GetCurrentLineNumber(x->p), x->lim.max_stanza_bytes);
         report_error(x);
         return len;
     }

@@ -7,6 +7,7 @@
 #include "node/c2s.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -48,6 +50,14 @@
  * xstream_hibernate) at the next sweep, which runs this often: so between one
  * and two seconds after its last bytes. Waking costs a few microseconds. */
 #define C2S_IDLE_MS 1000
+
+/* Logins and logouts leave the freed remains of TLS handshakes, SASL exchanges
+ * and stanzas between the sessions that stay, and glibc keeps those pages.
+ * malloc_trim() gives whole free pages back, but it walks the heap (about 1 ms
+ * per 1,000 TLS sessions held), so the sweep calls it once streams stop coming
+ * and going (the first sweep without any since the previous one), and at most
+ * this often while they never stop. */
+#define C2S_TRIM_EVERY_MS 60000
 
 enum c2s_state {
     C2S_TLS_HANDSHAKE, /* direct TLS, or after <proceed/> */
@@ -104,6 +114,9 @@ static void c2s_on_closed(void *arg, const char *reason);
 
 /* The idle sweep's timer (one server per process), 0 when none is armed. */
 static uint64_t c2s_sweep_timer;
+/* Streams opened or closed: ever, at the previous sweep, at the last trim. */
+static uint64_t c2s_churn, c2s_churn_swept, c2s_churn_trimmed;
+static uint64_t c2s_trim_at;
 
 static const struct xstream_callbacks c2s_xs_cb = {c2s_on_open, c2s_on_stanza, c2s_on_close,
                                                    c2s_on_error};
@@ -216,6 +229,7 @@ c2s_on_closed(void *arg, const char *reason)
     log_info("c2s closed conn=%" PRIu64 " peer=%s reason=%s%s%s", c->id, conn_peer(c->conn),
              reason, c->user ? " jid=" : "", c->user ? c->user : "");
     c->state = C2S_CLOSED;
+    c2s_churn++;
     c2s_end_session(c);
     if (c->auth) {
         auth_free(c->auth);
@@ -845,8 +859,24 @@ c2s_on_tls_ready(void *arg)
 
 /* ---- idle streams ---- */
 
+static void
+c2s_trim_heap(uint64_t now)
+{
+    struct timespec t0, t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    malloc_trim(0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    log_debug("c2s heap trimmed after %" PRIu64 " streams opened or closed, in %ld us",
+              c2s_churn - c2s_churn_trimmed,
+              (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+    c2s_churn_trimmed = c2s_churn;
+    c2s_trim_at = now;
+}
+
 /* Streams quiet for C2S_IDLE_MS hibernate their parser; one that cannot (in
- * the middle of a stanza) is tried again at the next sweep. */
+ * the middle of a stanza) is tried again at the next sweep. Then the heap is
+ * trimmed if streams came and went and have stopped (C2S_TRIM_EVERY_MS). */
 static void
 c2s_idle_sweep(struct ev_loop *loop, void *arg)
 {
@@ -858,6 +888,10 @@ c2s_idle_sweep(struct ev_loop *loop, void *arg)
             continue;
         c->is_idle = xstream_hibernate(c->xs);
     }
+    if (c2s_churn != c2s_churn_trimmed &&
+        (c2s_churn == c2s_churn_swept || now - c2s_trim_at >= C2S_TRIM_EVERY_MS))
+        c2s_trim_heap(now);
+    c2s_churn_swept = c2s_churn;
     if (srv->c2s_list)
         c2s_sweep_timer = ev_timer_add(loop, C2S_IDLE_MS, c2s_idle_sweep, srv);
 }
@@ -881,6 +915,7 @@ c2s_accept(struct server *srv, int fd, bool direct_tls, const char *peer)
     c->rate_tokens = srv->cfg->rate_bytes_per_s;
     c->rate_at = ev_now(srv->loop);
     c->last_input = c->rate_at;
+    c2s_churn++;
     if (!c2s_sweep_timer)
         c2s_sweep_timer = ev_timer_add(srv->loop, C2S_IDLE_MS, c2s_idle_sweep, srv);
     c->next = srv->c2s_list;

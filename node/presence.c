@@ -245,6 +245,7 @@ presence_available(struct server *srv, struct sess *s, const struct stanza *st)
 
     stanza_set_to(p, NULL);
     stanza_set_from(p, s->jid);
+    stanza_compact(p);
     stanza_unref(s->presence);
     s->presence = p;
     s->priority = presence_priority(p);

@@ -179,6 +179,15 @@ stanza_copy(const struct stanza *st)
     return c;
 }
 
+void
+stanza_compact(struct stanza *st)
+{
+    st->tree = xml_tree_compact(st->tree);
+    st->el = st->tree->root;
+    st->type = xml_attr(st->el, "type");
+    st->sid = xml_attr(st->el, "id");
+}
+
 static void
 stanza_set_addr(struct stanza *st, const char *attr, struct jid **field, const struct jid *jid)
 {

@@ -52,6 +52,9 @@ struct stanza *stanza_ref(struct stanza *st);
 void stanza_unref(struct stanza *st); /* NULL is fine */
 /* A deep copy (refs = 1) that may be modified. */
 struct stanza *stanza_copy(const struct stanza *st);
+/* Moves st's tree into as little memory as it needs (for stanzas kept while a
+ * session lasts); the content, the cached wire and the label cache stay. */
+void stanza_compact(struct stanza *st);
 
 /* Setters update the attribute, the parsed JID and drop the cached wire form.
  * jid NULL removes the attribute. */
