@@ -129,6 +129,11 @@ struct arena {
     struct arena_block *first; /* shares the arena's own malloc */
 };
 
+_Static_assert(((sizeof(struct arena) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1)) +
+                       sizeof(struct arena_block) ==
+                   ARENA_HEADER_BYTES,
+               "ARENA_HEADER_BYTES in mem.h");
+
 static size_t
 align_up(size_t n)
 {

@@ -16,6 +16,9 @@ void *xmemdup(const void *p, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct arena;
+/* arena_new()'s own bytes in front of the first block: arena_new(n) is one
+ * malloc of ARENA_HEADER_BYTES + n. */
+#define ARENA_HEADER_BYTES 64
 /* An arena whose first block holds block_size bytes (later blocks grow as needed). */
 struct arena *arena_new(size_t block_size);
 /* Frees every allocation of the arena and the arena; NULL is fine. */

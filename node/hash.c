@@ -25,16 +25,30 @@ struct hash {
     size_t count;
 };
 
+/* Eight bytes a step (a byte-at-a-time FNV was a tenth of a labelled message:
+ * its clearance and label keys are 200-character hex and base64 strings),
+ * finished with MurmurHash3's 64-bit mix so the low bits pick buckets well. */
 static uint32_t
 hash_code(const char *s)
 {
-    uint32_t h = 2166136261u;
+    size_t n = strlen(s);
+    uint64_t h = 0x9e3779b97f4a7c15u ^ n;
+    uint64_t w;
 
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
     }
-    return h;
+    w = 0;
+    memcpy(&w, s, n);
+    h ^= w;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 33;
+    return (uint32_t)h;
 }
 
 struct hash *
