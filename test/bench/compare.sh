@@ -536,6 +536,10 @@ if want labelled; then
     say "labelled messages (XEP-0258 label on every message; Prosody passes it through unchecked)"
     scenario labelled-flat none --scenario labelled --label-file "$label_file" --pairs "$PAIRS" \
         --warmup-s "$WARM_S" --duration "$DUR_S"
+    # The same stanzas without the label but as long (the body padded by the
+    # label's length): what the label checks cost, apart from the bytes.
+    scenario sized-flat none --scenario messages --body-bytes "$(wc -c <"$label_file")" \
+        --pairs "$PAIRS" --warmup-s "$WARM_S" --duration "$DUR_S"
     for rate in $LABEL_RATES; do
         scenario "labelled-$rate" none --scenario labelled --label-file "$label_file" \
             --pairs "$PAIRS" --rate "$rate" --warmup-s "$WARM_S" --duration "$DUR_S"
@@ -667,6 +671,9 @@ for n in sorted((n for n in names if n.startswith("messages-") and n[9:].isdigit
     row("", n, "latency p99", "p99_us", "µs", False)
 row("labelled (XEP-0258), flat out", "labelled-flat", "delivered msgs/s", "msgs_per_s", "", True)
 row("", "labelled-flat", "server CPU per message", "cpu_us_per_msg", "µs", False)
+row("unlabelled, as long as labelled, flat out", "sized-flat", "delivered msgs/s", "msgs_per_s",
+    "", True)
+row("", "sized-flat", "server CPU per message", "cpu_us_per_msg", "µs", False)
 for n in sorted((n for n in names if n.startswith("labelled-") and n[9:].isdigit()),
                 key=lambda n: int(n[9:])):
     row("labelled at %s/s" % "{:,}".format(int(n[9:])), n, "server CPU per message",
@@ -728,9 +735,13 @@ for n in sorted((n for n in names if n.startswith("cluster-") and n[8:].isdigit(
 notes = []
 lf = best("labelled-flat", "palisade", "msgs_per_s", True)
 mf = best("messages-flat", "palisade", "msgs_per_s", True)
+sf = best("sized-flat", "palisade", "msgs_per_s", True)
 if lf and mf:
-    notes.append("Labelled throughput is %.0f %% of unlabelled (target ≥ 90 %%): %s."
-                 % (100 * lf / mf, "met" if lf >= 0.9 * mf else "not met"))
+    notes.append("Labelled throughput is %.0f %% of unlabelled (target ≥ 90 %%): %s.%s"
+                 % (100 * lf / mf, "met" if lf >= 0.9 * mf else "not met",
+                    " Against unlabelled stanzas as long as the labelled ones (the body padded "
+                    "by the label's length) it is %.0f %%: the rest of the gap is the bigger "
+                    "stanza." % (100 * lf / sf) if sf else ""))
 p99 = best("messages-10000", "palisade", "p99_us", False)
 if p99 is not None:
     notes.append("p99 latency at 10,000 msgs/s is %.2f ms (target < 5 ms): %s."

@@ -309,7 +309,8 @@ static struct {
     int rr;                   /* rate mode: next sender */
     char *extra;              /* padding and label, after the body */
     size_t extra_len;
-    char *pad;
+    char *pad;                /* --body-bytes of body text, or NULL */
+    size_t pad_len;
     struct bench_hist lat;
 } M;
 
@@ -318,11 +319,13 @@ msg_send_one(struct client *c)
 {
     char head[256];
     uint64_t seq = c->next_seq++;
-    int n = snprintf(head, sizeof head,
-                     "<message to='%s' type='chat' id='m%llu'><body>pb:%llu:%llu%s</body>",
+    int n = snprintf(head, sizeof head, "<message to='%s' type='chat' id='m%llu'><body>pb:%llu:%llu",
                      c->peer->jid, (unsigned long long)seq, (unsigned long long)seq,
-                     (unsigned long long)bench_now_ns(), M.pad ? M.pad : "");
+                     (unsigned long long)bench_now_ns());
     client_send(c, head, (size_t)n);
+    if (M.pad) /* not in head: it may be far longer */
+        client_send(c, M.pad, M.pad_len);
+    client_send(c, "</body>", 7);
     if (M.extra_len)
         client_send(c, M.extra, M.extra_len);
     client_send(c, "</message>", 10);
@@ -408,6 +411,7 @@ msg_build_extra(bool labelled)
         M.pad[0] = ' ';
         memset(M.pad + 1, 'x', (size_t)bench_opt.body_bytes);
         M.pad[bench_opt.body_bytes + 1] = '\0';
+        M.pad_len = (size_t)bench_opt.body_bytes + 1;
     }
     if (labelled) {
         if (!bench_opt.label) {
