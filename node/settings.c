@@ -122,6 +122,7 @@ static const struct config_item node_items[] = {
      false},
     {"tls.required", CONFIG_BOOL, S(tls_required), "true", 0, 0, NULL, false},
     {"tls.ciphers", CONFIG_STRING, S(tls_ciphers), "", 0, 0, NULL, false},
+    {"tls.resumption", CONFIG_BOOL, S(tls_resumption), "false", 0, 0, NULL, false},
     {"sasl.mechanisms", CONFIG_STRLIST, S(sasl_mechanisms),
      "SCRAM-SHA-256-PLUS,SCRAM-SHA-256,SCRAM-SHA-1-PLUS,SCRAM-SHA-1,PLAIN", 0, 0, check_mechs,
      false},

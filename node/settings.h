@@ -26,6 +26,7 @@ struct node_settings {
     char *tls_pkcs12_password_file;    /* tls.pkcs12_password_file */
     bool tls_required;                 /* tls.required: no stanza/SASL before TLS */
     char *tls_ciphers;                 /* tls.ciphers (TLS 1.2 list) */
+    bool tls_resumption;               /* tls.resumption: session tickets and the cache */
     /* sasl */
     struct config_strlist sasl_mechanisms; /* sasl.mechanisms */
     int64_t sasl_fail_delay_ms;        /* sasl.failure_delay_ms */

@@ -3,7 +3,8 @@
 # node-dev.sh - write a node config, start a Palisade node in the background, stop it.
 #
 #   node-dev.sh config DIR --name N --domain D --c2s ADDR --c2s-tls ADDR --ldap-env SLAPD_DIR/env
-#                      [--tls-required true|false] [--cert FILE --key FILE]
+#                      [--tls-required true|false] [--tls-resumption true|false]
+#                      [--cert FILE --key FILE]
 #                      [--pkcs12 FILE --pkcs12-password-file FILE]
 #                      [--auth-timeout S] [--failure-delay-ms MS] [--max-failures N]
 #                      [--max-stanza-bytes N] [--max-depth N] [--log-level L] [--trace a,b]
@@ -54,7 +55,7 @@ cfg_list() {
 cmd_config() {
     [ $# -ge 1 ] || usage
     local dir=$1; shift
-    local name= domains=() c2s=() c2s_tls=() ldap_env= tls_required=true cert= key=
+    local name= domains=() c2s=() c2s_tls=() ldap_env= tls_required=true tls_resumption= cert= key=
     local p12= p12pw= auth_timeout=30 fail_delay=1000 max_fail=5 max_bytes=262144 max_depth=64
     local level=info trace= spifs=() flot=
     local cluster_secret= heartbeat_ms= dead_after_ms= control_socket=
@@ -68,6 +69,9 @@ cmd_config() {
             --ldap-env) ldap_env=$2 ;;
             --tls-required)
                 case "$2" in true|false) tls_required=$2 ;; *) die "--tls-required true|false" ;; esac ;;
+            --tls-resumption)
+                case "$2" in true|false) tls_resumption=" resumption = $2;" ;;
+                             *) die "--tls-resumption true|false" ;; esac ;;
             --cert) cert=$2 ;;
             --key) key=$2 ;;
             --pkcs12) p12=$2 ;;
@@ -167,7 +171,7 @@ cmd_config() {
 node = { name = "$name"; };
 server = { domains = [$(cfg_list "${domains[@]}")]; };
 listen = { ${listen}reuseport = true; };
-tls = { $tls_block required = $tls_required; };
+tls = { $tls_block required = $tls_required;$tls_resumption };
 sasl = {
     mechanisms = ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-1", "PLAIN"];
     failure_delay_ms = $fail_delay;

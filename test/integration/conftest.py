@@ -37,7 +37,7 @@ def _port_base():
     raise RuntimeError("no free block of ports in 20000-29999")
 
 
-USED_PORT_OFFSETS = (1, 22, 23, 32, 33, 42, 43, 52, 53, 60)
+USED_PORT_OFFSETS = (1, 22, 23, 32, 33, 42, 43, 52, 53, 60, 62, 63)
 PORT_BASE = _port_base()
 SLAPD_PORT = PORT_BASE + 1
 NODE_PORTS = (PORT_BASE + 22, PORT_BASE + 23)  # c2s (STARTTLS), c2s_tls (direct TLS)
@@ -52,6 +52,7 @@ AUX_NODES = {
     "plain": dict(ports=(PORT_BASE + 32, PORT_BASE + 33), tls_required=False),
     "short-auth": dict(ports=(PORT_BASE + 42, PORT_BASE + 43), limits={"auth_timeout_s": 2}),
     "pkcs12": dict(ports=(PORT_BASE + 52, PORT_BASE + 53), pkcs12=True),
+    "resumption": dict(ports=(PORT_BASE + 62, PORT_BASE + 63), tls_resumption=True),
 }
 SPARE_PORT = PORT_BASE + 60  # for a test's own helper server
 
@@ -138,6 +139,8 @@ def _start_node(workdir, name, ports, slapd, build_dir, cert, **kw):
     extra = []
     if kw.pop("pkcs12", False):
         extra = ["--pkcs12", cert / "cert.p12", "--pkcs12-password-file", cert / "p12.secret"]
+    if kw.pop("tls_resumption", False):
+        extra += ["--tls-resumption", "true"]
     n = H.Node(workdir / name, name=name, c2s_port=ports[0], c2s_tls_port=ports[1], slapd=slapd,
                binary=build_dir / "node/palisade", cert_dir=cert, extra=extra, **kw)
     _nodes.append(n)
@@ -311,11 +314,13 @@ def xmpp_client(harness, node):
 
 @pytest.fixture
 def raw(harness, node):
-    """raw(on=None, direct_tls=False, tls_context=None) -> H.RawStream, connected."""
-    def make(on=None, *, direct_tls=False, tls_context=None, timeout=10):
+    """raw(on=None, direct_tls=False, tls_context=None, tls_session=None) -> H.RawStream,
+    connected (tls_session: an ssl.SSLSession to offer for resumption, direct TLS)."""
+    def make(on=None, *, direct_tls=False, tls_context=None, tls_session=None, timeout=10):
         n = on or node
         return H.RawStream(n.c2s_tls_port if direct_tls else n.c2s_port, direct_tls=direct_tls,
-                           tls_context=tls_context, timeout=timeout, harness=harness)
+                           tls_context=tls_context, tls_session=tls_session, timeout=timeout,
+                           harness=harness)
     return make
 
 

@@ -954,7 +954,8 @@ class RawStream:
     """A client stream written by hand. Blocking socket with deadlines; the received
     bytes are parsed with ElementTree's pull parser, one element per top-level child."""
 
-    def __init__(self, port, *, direct_tls=False, tls_context=None, timeout=10, harness=None):
+    def __init__(self, port, *, direct_tls=False, tls_context=None, tls_session=None, timeout=10,
+                 harness=None):
         self.port = port
         self.timeout = timeout
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -967,7 +968,7 @@ class RawStream:
         if harness is not None:
             harness.raws.append(self)
         if direct_tls:
-            self._wrap_tls(tls_context)
+            self._wrap_tls(tls_context, tls_session)
 
     # -- plumbing
     def _new_parser(self):
@@ -976,9 +977,9 @@ class RawStream:
         self.header = None
         self.pending = deque()
 
-    def _wrap_tls(self, ctx=None):
+    def _wrap_tls(self, ctx=None, session=None):
         ctx = ctx or insecure_tls_context()
-        self.sock = ctx.wrap_socket(self.raw_sock, server_hostname=DOMAIN)
+        self.sock = ctx.wrap_socket(self.raw_sock, server_hostname=DOMAIN, session=session)
         self._new_parser()
 
     @property

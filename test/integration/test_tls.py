@@ -167,3 +167,43 @@ def test_pkcs12_certificate(aux_node, raw, xmpp_client, users, cert):
     (u,) = users.take(1)
     c = xmpp_client(u, on=n)
     assert H.bare(c.full_jid) == u.jid
+
+
+# ---- TLS session resumption (tls.resumption, docs/CONFIG.md) ----
+
+def _features_then_session(raw, on=None, ctx=None, session=None):
+    """A direct-TLS stream that read its features (and with them any ticket sent after the
+    handshake); returns the stream."""
+    r = raw(on=on, direct_tls=True, tls_context=ctx, tls_session=session)
+    r.open()
+    return r
+
+
+def test_no_session_tickets_or_resumption_by_default(raw):
+    """Off by default: no TLS 1.3 ticket arrives, and a TLS 1.2 client offering the
+    session of its previous connection gets a full handshake."""
+    r = _features_then_session(raw)
+    assert r.tls_version == "TLSv1.3"
+    assert not r.sock.session.has_ticket
+    ctx12 = H.insecure_tls_context(max_version=ssl.TLSVersion.TLSv1_2)
+    first = _features_then_session(raw, ctx=ctx12)
+    again = _features_then_session(raw, ctx=ctx12, session=first.sock.session)
+    assert again.tls_version == "TLSv1.2"
+    assert not again.sock.session_reused
+
+
+def test_resumption_when_enabled(aux_node, raw, users):
+    """tls.resumption = true: one ticket per TLS 1.3 connection, the next connection resumes
+    with it and logs in; a TLS 1.2 session resumes too."""
+    n = aux_node("resumption")
+    ctx = H.insecure_tls_context()
+    first = _features_then_session(raw, on=n, ctx=ctx)
+    assert first.sock.session.has_ticket
+    r = raw(on=n, direct_tls=True, tls_context=ctx, tls_session=first.sock.session)
+    assert r.sock.session_reused
+    (u,) = users.take(1)
+    assert H.bare(r.login(u.localpart, u.password)) == u.jid
+    ctx12 = H.insecure_tls_context(max_version=ssl.TLSVersion.TLSv1_2)
+    first12 = _features_then_session(raw, on=n, ctx=ctx12)
+    again12 = _features_then_session(raw, on=n, ctx=ctx12, session=first12.sock.session)
+    assert again12.sock.session_reused
