@@ -448,6 +448,11 @@ conn_do_handshake(struct conn *c)
         conn_update_mask(c);
         c->cb->on_tls_ready(c->arg);
         conn_mark_dirty(c);
+        /* Read-ahead may have taken the client's next bytes (its stream header
+         * right behind its Finished) with the handshake: the socket will not
+         * signal them again. */
+        if (c->state == CONN_OPEN && c->ssl && SSL_has_pending(c->ssl) && !c->resume_timer)
+            c->resume_timer = ev_timer_add(c->srv->loop, 0, conn_resume_cb, c);
         return;
     }
     int e = SSL_get_error(c->ssl, r);

@@ -97,6 +97,9 @@ tls_ctx_new(const struct node_settings *cfg, struct tls_ctx **out, char *err, si
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_NO_COMPRESSION);
+    /* One read(2) per burst of records, not a header read and a body read for
+     * each (conn_read_tls asks SSL_has_pending, which counts read-ahead bytes). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     /* Idle sessions give their read/write buffers back (memory per session). */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
