@@ -207,3 +207,47 @@ def test_resumption_when_enabled(aux_node, raw, users):
     first12 = _features_then_session(raw, on=n, ctx=ctx12)
     again12 = _features_then_session(raw, on=n, ctx=ctx12, session=first12.sock.session)
     assert again12.sock.session_reused
+
+
+def test_stream_header_in_the_same_segment_as_the_finished_message(node):
+    """A client may send its stream header right behind its TLS Finished, and both arrive
+    in one read: the node must answer it (OpenSSL reads ahead; the socket will not signal
+    those bytes again). The client here is a memory-BIO TLS object, so the two records
+    leave in one send()."""
+    import socket
+    sock = socket.create_connection(("127.0.0.1", node.c2s_tls_port), timeout=10)
+    try:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = H.insecure_tls_context().wrap_bio(incoming, outgoing, server_hostname=H.DOMAIN)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(outgoing.read())
+                data = sock.recv(65536)
+                assert data, "the node closed during the handshake"
+                incoming.write(data)
+        tls.write(("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                   "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>"
+                   % H.DOMAIN).encode())
+        sock.sendall(outgoing.read())  # the Finished and the header together
+        got = b""
+        deadline = time.monotonic() + 5
+        while b"</stream:features>" not in got and time.monotonic() < deadline:
+            try:
+                got += tls.read(65536)
+                continue
+            except ssl.SSLWantReadError:
+                pass
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not data:
+                break
+            incoming.write(data)
+        assert b"<stream:features" in got, "no stream features after the header: %r" % got[:200]
+    finally:
+        sock.close()
