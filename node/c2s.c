@@ -34,6 +34,7 @@
 #include "node/features.h"
 #include "node/labels.h"
 #include "node/nodes.h"
+#include "node/presence.h"
 #include "node/router.h"
 #include "node/server.h"
 #include "node/sess.h"
@@ -196,7 +197,7 @@ c2s_end_session(struct c2s *c)
     }
     log_info("c2s session-end conn=%" PRIu64 " sess=%" PRIu64 " jid=%s", c->id, s->id,
              s->jid->full);
-    stanza_unref(s->presence);
+    presence_release(c->srv, s->presence);
     for (size_t i = 0; i < s->n_directed; i++)
         free(s->directed[i]);
     free(s->directed);

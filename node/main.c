@@ -22,6 +22,7 @@
 #include "node/labels.h"
 #include "node/muc.h"
 #include "node/nodes.h"
+#include "node/presence.h"
 #include "node/server.h"
 #include "node/sess.h"
 #include "node/settings.h"
@@ -238,6 +239,7 @@ main(int argc, char **argv)
     auth_global_done();
     labels_free(srv);
     sess_table_free(srv->sessions);
+    presence_pool_free(srv);
     log_detach_loop();
     ev_free(srv->loop);
     tls_ctx_free(srv->tls);

@@ -83,9 +83,9 @@ nodes_frame_str(const struct cluster_frame *f)
 }
 
 static void
-nodes_free_remote(struct sess *s)
+nodes_free_remote(struct server *srv, struct sess *s)
 {
-    stanza_unref(s->presence);
+    presence_release(srv, s->presence);
     for (size_t i = 0; i < s->n_directed; i++)
         free(s->directed[i]);
     free(s->directed);
@@ -258,10 +258,9 @@ nodes_on_session(struct server *srv, const char *from, const struct cluster_fram
     s->available = (state[0] & 1) != 0;
     s->initial_sent = s->initial_sent || s->available;
     s->priority = (int8_t)state[1];
-    stanza_unref(s->presence);
-    s->presence = s->available ? pres : NULL;
-    if (!s->available)
-        stanza_unref(pres);
+    presence_release(srv, s->presence);
+    s->presence = s->available && pres ? presence_keep(srv, pres) : NULL;
+    stanza_unref(pres);
     /* Learnt again after a partition healed (or from a node we had lost):
      * our own sessions were told it went unavailable, so tell them it is
      * back. Its node broadcast it at login for every other case. */
@@ -282,7 +281,7 @@ nodes_on_gone(struct server *srv, const char *from, const struct cluster_frame *
         return;
     sess_table_del(srv->sessions, s);
     log_debug("cluster session-del jid=%s node=%s", s->jid->full, from);
-    nodes_free_remote(s);
+    nodes_free_remote(srv, s);
 }
 
 static void
@@ -457,7 +456,7 @@ nodes_on_peer_down(void *arg, const char *node)
         srv->deliver_local_only = true;
         presence_session_ended(srv, s);
         srv->deliver_local_only = false;
-        nodes_free_remote(s);
+        nodes_free_remote(srv, s);
         gone++;
     }
     free(all);
@@ -579,7 +578,7 @@ nodes_stop(struct server *srv)
     for (size_t i = 0; i < n; i++) {
         if (all[i]->node) {
             sess_table_del(srv->sessions, all[i]);
-            nodes_free_remote(all[i]);
+            nodes_free_remote(srv, all[i]);
         }
     }
     free(all);

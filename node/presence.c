@@ -43,6 +43,7 @@
 #include "node/roster.h"
 #include "node/router.h"
 #include "node/server.h"
+#include "node/hash.h"
 #include "node/sess.h"
 #include "node/stanza.h"
 
@@ -151,7 +152,7 @@ presence_send_current(struct server *srv, const char *user, const struct jid *co
         next = s->next_of_bare;
         if (!s->available || s->presence == NULL)
             continue;
-        c = stanza_copy(s->presence);
+        c = presence_of(s);
         stanza_set_to(c, contact);
         presence_route(srv, c);
         stanza_unref(c);
@@ -210,7 +211,7 @@ presence_initial(struct server *srv, struct sess *s, const struct dir_roster_ite
         next = o->next_of_bare;
         if (o == s || !o->available || o->presence == NULL)
             continue;
-        c = stanza_copy(o->presence);
+        c = presence_of(o);
         stanza_set_to(c, s->jid);
         router_deliver(srv, s, c);
         stanza_unref(c);
@@ -235,6 +236,59 @@ presence_initial(struct server *srv, struct sess *s, const struct dir_roster_ite
         offline_flush(srv, s);
 }
 
+/* ---- kept presences, shared ---- */
+
+struct stanza *
+presence_keep(struct server *srv, const struct stanza *st)
+{
+    struct stanza *c = stanza_copy(st);
+    struct stanza *have;
+    const char *key;
+
+    stanza_set_to(c, NULL);
+    stanza_set_from(c, NULL);
+    key = stanza_wire(c)->data;
+    if (!srv->presence_pool)
+        srv->presence_pool = hash_new();
+    have = hash_get(srv->presence_pool, key);
+    if (have != NULL) {
+        stanza_unref(c);
+        return stanza_ref(have);
+    }
+    stanza_compact(c);
+    hash_put(srv->presence_pool, stanza_wire(c)->data, c);
+    return c;
+}
+
+void
+presence_release(struct server *srv, struct stanza *kept)
+{
+    if (kept == NULL)
+        return;
+    /* The pool holds no reference: the last session's takes the entry along. */
+    if (kept->refs == 1 && srv->presence_pool)
+        hash_del(srv->presence_pool, stanza_wire(kept)->data);
+    stanza_unref(kept);
+}
+
+struct stanza *
+presence_of(const struct sess *s)
+{
+    struct stanza *c = stanza_copy(s->presence);
+
+    stanza_set_from(c, s->jid);
+    return c;
+}
+
+void
+presence_pool_free(struct server *srv)
+{
+    if (srv->presence_pool && hash_count(srv->presence_pool) > 0)
+        log_error("presence pool not empty at shutdown count=%zu", hash_count(srv->presence_pool));
+    hash_free(srv->presence_pool);
+    srv->presence_pool = NULL;
+}
+
 static void
 presence_available(struct server *srv, struct sess *s, const struct stanza *st)
 {
@@ -245,9 +299,8 @@ presence_available(struct server *srv, struct sess *s, const struct stanza *st)
 
     stanza_set_to(p, NULL);
     stanza_set_from(p, s->jid);
-    stanza_compact(p);
-    stanza_unref(s->presence);
-    s->presence = p;
+    presence_release(srv, s->presence);
+    s->presence = presence_keep(srv, p);
     s->priority = presence_priority(p);
     s->available = true;
     /* The other nodes learn the new state before any contact hears the
@@ -264,6 +317,7 @@ presence_available(struct server *srv, struct sess *s, const struct stanza *st)
         presence_initial(srv, s, items, n);
     if (items != NULL)
         dir_roster_free(items, n);
+    stanza_unref(p);
 }
 
 /* p: unavailable from s's full JID, no 'to'. To subscribers and the user's
@@ -277,7 +331,7 @@ presence_go_unavailable(struct server *srv, struct sess *s, struct stanza *p)
 
     if (s->available) {
         s->available = false;
-        stanza_unref(s->presence);
+        presence_release(srv, s->presence);
         s->presence = NULL;
         nodes_session_up(srv, s);
         if (dir_roster_get(srv->dir, s->jid->bare, &items, &n) != PAL_OK) {
@@ -493,7 +547,7 @@ presence_probe_inbound(struct server *srv, const struct stanza *st)
         next = s->next_of_bare;
         if (!s->available || s->presence == NULL)
             continue;
-        c = stanza_copy(s->presence);
+        c = presence_of(s);
         stanza_set_to(c, st->from);
         presence_route(srv, c);
         stanza_unref(c);
@@ -580,7 +634,9 @@ presence_rebroadcast(struct server *srv, struct sess *s)
         items = NULL;
         n = 0;
     }
-    presence_broadcast(srv, s->jid->bare, s->presence, items, n, s);
+    struct stanza *p = presence_of(s);
+    presence_broadcast(srv, s->jid->bare, p, items, n, s);
+    stanza_unref(p);
     if (items != NULL)
         dir_roster_free(items, n);
 }

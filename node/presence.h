@@ -24,4 +24,17 @@ struct sess;
  * srv->deliver_local_only set, only this node's sessions hear it). */
 void presence_rebroadcast(struct server *srv, struct sess *s);
 
+/* A session's last available presence is kept without 'from' and 'to', and
+ * sessions whose presences say the same share one stanza (most clients of one
+ * kind send the same presence: in a cluster every node keeps every session's).
+ * presence_keep() returns the shared stanza for st's content (a reference the
+ * session holds); presence_release() gives it back (NULL is fine);
+ * presence_of() is a copy of s's presence from s's full JID (refs = 1), for
+ * sending. presence_pool_free() at shutdown, once every session is gone. */
+struct stanza;
+struct stanza *presence_keep(struct server *srv, const struct stanza *st);
+void presence_release(struct server *srv, struct stanza *kept);
+struct stanza *presence_of(const struct sess *s);
+void presence_pool_free(struct server *srv);
+
 #endif

@@ -36,6 +36,7 @@ struct server {
     uint64_t caps_next;         /* labels.c: ids of our caps disco#info queries */
     struct muc *muc;            /* muc.c: rooms, NULL when muc.enabled is false */
     struct sess_table *sessions;
+    struct hash *presence_pool; /* presence.c: shared kept presences by their wire form */
     uint64_t next_id;           /* ids for sessions, stanzas, connections */
     uint64_t started_ms;
     struct conn *dirty;         /* conn.c: connections with output to flush or a close to finish */
