@@ -165,6 +165,63 @@ xs_realloc(void *p, size_t n)
 
 static const XML_Memory_Handling_Suite xs_memory = {xs_malloc, xs_realloc, xs_free};
 
+/* Saved stream headers (for waking from hibernation). Clients of one kind send
+ * the same bytes, so identical headers share one copy: a short list of them,
+ * and past XS_HEADERS_SHARED distinct ones (headers with a 'from', say) the
+ * rest keep copies of their own, so a flood of distinct headers costs no
+ * search. The streams of a process are parsed on one thread. */
+#define XS_HEADERS_SHARED 32
+
+struct xs_header {
+    struct xs_header *next; /* in xs_headers, when shared */
+    unsigned refs;
+    bool is_shared;
+    size_t len;
+    char bytes[];
+};
+
+static struct xs_header *xs_headers;
+static unsigned xs_n_headers;
+
+static struct xs_header *
+header_get(const char *p, size_t n)
+{
+    struct xs_header *h;
+
+    for (h = xs_headers; h != NULL; h = h->next)
+        if (h->len == n && memcmp(h->bytes, p, n) == 0) {
+            h->refs++;
+            return h;
+        }
+    h = xmalloc(sizeof(*h) + n);
+    h->next = NULL;
+    h->refs = 1;
+    h->len = n;
+    memcpy(h->bytes, p, n);
+    h->is_shared = xs_n_headers < XS_HEADERS_SHARED;
+    if (h->is_shared) {
+        h->next = xs_headers;
+        xs_headers = h;
+        xs_n_headers++;
+    }
+    return h;
+}
+
+static void
+header_put(struct xs_header *h)
+{
+    if (h == NULL || --h->refs > 0)
+        return;
+    if (h->is_shared) {
+        struct xs_header **pp = &xs_headers;
+        while (*pp != h)
+            pp = &(*pp)->next;
+        *pp = h->next;
+        xs_n_headers--;
+    }
+    free(h);
+}
+
 struct xstream {
     XML_Parser p;            /* NULL while hibernating */
     struct xs_block *block;  /* p's memory */
@@ -175,8 +232,7 @@ struct xstream {
     unsigned depth;          /* open elements: stream = 1, stanza = 2 */
     unsigned ns_decls;       /* namespace declarations on the element being opened */
     char *default_ns;        /* xmlns of the stream header */
-    char *header;            /* the stream header's start tag, as received */
-    size_t header_len;
+    struct xs_header *header; /* the stream header's start tag, as received */
     struct xml_tree *tree;   /* stanza being built */
     struct xml_node *cur;
     struct buf text;         /* character data pending for cur */
@@ -325,14 +381,11 @@ save_header(struct xstream *x)
     const char *ctx = XML_GetInputContext(x->p, &offset, &size);
     int count = XML_GetCurrentByteCount(x->p);
 
-    free(x->header);
+    header_put(x->header);
     x->header = NULL;
-    x->header_len = 0;
     if (ctx == NULL || offset < 0 || count <= 0 || offset > size || count > size - offset)
         return;
-    x->header = xmalloc((size_t)count);
-    memcpy(x->header, ctx + offset, (size_t)count);
-    x->header_len = (size_t)count;
+    x->header = header_get(ctx + offset, (size_t)count);
 }
 
 static void
@@ -666,9 +719,8 @@ reset(struct xstream *x)
     x->ns_decls = 0;
     free(x->default_ns);
     x->default_ns = NULL;
-    free(x->header);
+    header_put(x->header);
     x->header = NULL;
-    x->header_len = 0;
     xml_tree_free(x->tree);
     x->tree = NULL;
     x->cur = NULL;
@@ -709,7 +761,7 @@ xstream_free(struct xstream *x)
         return;
     parser_free(x, false);
     free(x->default_ns);
-    free(x->header);
+    header_put(x->header);
     free(x->detail);
     xml_tree_free(x->tree);
     buf_free(&x->text);
@@ -744,7 +796,7 @@ wake(struct xstream *x)
     x->depth = 0; /* the header opens the stream again */
     x->is_waking = true;
     x->is_in_parse = true;
-    st = parse(x, x->header, (int)x->header_len);
+    st = parse(x, x->header->bytes, (int)x->header->len);
     x->is_in_parse = false;
     x->is_waking = false;
     if (st != XML_STATUS_OK || x->is_failed || x->depth != 1) {
@@ -755,8 +807,8 @@ wake(struct xstream *x)
         report_error(x);
         return false;
     }
-    x->fed = x->header_len;
-    x->mark = x->header_len;
+    x->fed = x->header->len;
+    x->mark = x->header->len;
     return true;
 }
 

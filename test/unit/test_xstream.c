@@ -937,6 +937,51 @@ test_xstream_hibernate_with_a_long_header(void **state)
     assert_non_null(xml_child(r->trees[0]->root, "urn:p", "q"));
 }
 
+/* Streams keep their headers for waking, shared when the bytes are the same:
+ * whichever streams go first, each of the others wakes with its own header
+ * (its namespace prefix), past the shared list's length as well. */
+static void
+test_xstream_hibernate_shared_headers_wake_each_stream_with_its_own(void **state)
+{
+    enum { N = 90 };
+    static struct rec r[N];
+    char header[256];
+    char ns[32];
+    (void)state;
+
+    for (int i = 0; i < N; i++) {
+        rec_init(&r[i], &default_limits);
+        /* Three kinds of header sent by many streams, and streams whose 'from'
+         * makes theirs unique (more than the shared list holds). */
+        if (i % 2 == 0)
+            snprintf(header, sizeof(header),
+                     "<stream:stream xmlns='jabber:client' xmlns:p='urn:p%d' "
+                     "xmlns:stream='http://etherx.jabber.org/streams'>", i % 3);
+        else
+            snprintf(header, sizeof(header),
+                     "<stream:stream xmlns='jabber:client' xmlns:p='urn:p%d' from='u%d@x' "
+                     "xmlns:stream='http://etherx.jabber.org/streams'>", i % 3, i);
+        assert_int_equal(xstream_feed(r[i].x, header, strlen(header)), strlen(header));
+        assert_true(xstream_hibernate(r[i].x));
+    }
+    /* Every third stream goes, the others wake and parse with their prefix. */
+    for (int i = 0; i < N; i += 3)
+        rec_done(&r[i]);
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 0)
+            continue;
+        const char *m = "<message><p:q/></message>";
+        assert_int_equal(xstream_feed(r[i].x, m, strlen(m)), strlen(m));
+        assert_int_equal(r[i].errors, 0);
+        assert_int_equal(r[i].opens, 1);
+        assert_int_equal(r[i].n_stanzas, 1);
+        snprintf(ns, sizeof(ns), "urn:p%d", i % 3);
+        assert_non_null(xml_child(r[i].trees[0]->root, ns, "q"));
+        assert_true(xstream_hibernate(r[i].x));
+        rec_done(&r[i]);
+    }
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -973,6 +1018,7 @@ main(void)
         T(test_xstream_hibernate_then_suspend_leaves_the_same_bytes),
         T(test_xstream_hibernate_limits_still_hold),
         T(test_xstream_hibernate_with_a_long_header),
+        T(test_xstream_hibernate_shared_headers_wake_each_stream_with_its_own),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
