@@ -39,11 +39,11 @@
 #include "core/xml.h"
 #include "directory/directory.h"
 #include "node/features.h"
+#include "node/hash.h"
 #include "node/nodes.h"
 #include "node/roster.h"
 #include "node/router.h"
 #include "node/server.h"
-#include "node/hash.h"
 #include "node/sess.h"
 #include "node/stanza.h"
 
@@ -247,6 +247,9 @@ presence_keep(struct server *srv, const struct stanza *st)
 
     stanza_set_to(c, NULL);
     stanza_set_from(c, NULL);
+    /* The client's id answered nothing to those who get the presence later,
+     * and clients that number every stanza would share none. */
+    stanza_set_id(c, NULL);
     key = stanza_wire(c)->data;
     if (!srv->presence_pool)
         srv->presence_pool = hash_new();

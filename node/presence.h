@@ -24,7 +24,7 @@ struct sess;
  * srv->deliver_local_only set, only this node's sessions hear it). */
 void presence_rebroadcast(struct server *srv, struct sess *s);
 
-/* A session's last available presence is kept without 'from' and 'to', and
+/* A session's last available presence is kept without 'from', 'to' and 'id', and
  * sessions whose presences say the same share one stanza (most clients of one
  * kind send the same presence: in a cluster every node keeps every session's).
  * presence_keep() returns the shared stanza for st's content (a reference the

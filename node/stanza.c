@@ -215,15 +215,28 @@ stanza_set_to(struct stanza *st, const struct jid *jid)
     stanza_set_addr(st, "to", &st->to, jid);
 }
 
+/* Sets or (value NULL) removes a plain attribute that st keeps a pointer to. */
+static void
+stanza_set_plain(struct stanza *st, const char *attr, const char **field, const char *value)
+{
+    if (value != NULL)
+        xml_set_attr(st->tree, st->el, NULL, attr, value);
+    else
+        xml_del_attr(st->el, NULL, attr);
+    *field = xml_attr(st->el, attr);
+    stanza_touched(st);
+}
+
 void
 stanza_set_type(struct stanza *st, const char *type)
 {
-    if (type != NULL)
-        xml_set_attr(st->tree, st->el, NULL, "type", type);
-    else
-        xml_del_attr(st->el, NULL, "type");
-    st->type = xml_attr(st->el, "type");
-    stanza_touched(st);
+    stanza_set_plain(st, "type", &st->type, type);
+}
+
+void
+stanza_set_id(struct stanza *st, const char *id)
+{
+    stanza_set_plain(st, "id", &st->sid, id);
 }
 
 void

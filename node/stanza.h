@@ -61,6 +61,7 @@ void stanza_compact(struct stanza *st);
 void stanza_set_from(struct stanza *st, const struct jid *jid);
 void stanza_set_to(struct stanza *st, const struct jid *jid);
 void stanza_set_type(struct stanza *st, const char *type);
+void stanza_set_id(struct stanza *st, const char *id);
 /* Call after changing st->tree by hand (drops the cached wire form). */
 void stanza_touched(struct stanza *st);
 

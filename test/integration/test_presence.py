@@ -139,3 +139,23 @@ def test_directed_presence_to_bare_jid_reaches_available_resources(xmpp_client, 
     for cc in (c1, c2):
         cc.wait_for(H.is_presence(frm=ca.full_jid, status="to all of you"))
 
+
+
+def test_kept_presence_shared_between_sessions_stays_each_sessions_own(xmpp_client, users):
+    """Sessions whose presences say the same share one kept copy (without from, to or the
+    client's id): when one of them leaves, the other's presence still reaches its user's
+    new resource, from its own full JID, and no stale id is replayed."""
+    u, v = users.take(2)
+    cu = xmpp_client(u, resource="one")
+    cv = xmpp_client(v, resource="one")
+    for c, pid in ((cu, "u-pres-1"), (cv, "v-pres-1")):
+        H.roster_get(c)
+        p = c.x.make_presence(pshow="away", pstatus="same words")
+        p["id"] = pid
+        c.send(p)
+    cv.disconnect()
+    cu2 = online(xmpp_client, u, resource="two")
+    p = cu2.wait_for(H.is_presence(frm=cu.full_jid, status="same words"),
+                     what="two gets one's kept presence")
+    assert p["show"] == "away"
+    assert p.xml.get("id") != "u-pres-1"
