@@ -307,8 +307,6 @@ is_stopped(const struct xstream *x)
 static void fail(struct xstream *x, enum xstream_error err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Records the first error and aborts the parse; on_error runs once XML_Parse
- * has returned. */
 /* The error's text, allocated only when a stream fails (an idle session keeps
  * no room for it). */
 static void __attribute__((format(printf, 2, 3)))
@@ -323,6 +321,8 @@ set_detail(struct xstream *x, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Records the first error and aborts the parse; on_error runs once XML_Parse
+ * has returned. */
 static void __attribute__((format(printf, 3, 4)))
 fail(struct xstream *x, enum xstream_error err, const char *fmt, ...)
 {

@@ -240,6 +240,15 @@ conn_resume_cb(struct ev_loop *loop, void *arg)
         conn_on_event(c->srv->loop, c->fd, EV_READ, c);
 }
 
+/* Reads on the next loop turn: for input the socket will not signal again
+ * (OpenSSL holds it) or that a read left for later (the budget). */
+static void
+conn_read_later(struct conn *c)
+{
+    if (!c->resume_timer)
+        c->resume_timer = ev_timer_add(c->srv->loop, 0, conn_resume_cb, c);
+}
+
 void
 conn_pause(struct conn *c, bool paused)
 {
@@ -248,8 +257,8 @@ conn_pause(struct conn *c, bool paused)
     c->paused = paused;
     conn_update_mask(c);
     /* OpenSSL may hold decrypted bytes the socket will not signal again. */
-    if (!paused && c->ssl && !c->resume_timer)
-        c->resume_timer = ev_timer_add(c->srv->loop, 0, conn_resume_cb, c);
+    if (!paused && c->ssl)
+        conn_read_later(c);
 }
 
 static void
@@ -451,8 +460,8 @@ conn_do_handshake(struct conn *c)
         /* Read-ahead may have taken the client's next bytes (its stream header
          * right behind its Finished) with the handshake: the socket will not
          * signal them again. */
-        if (c->state == CONN_OPEN && c->ssl && SSL_has_pending(c->ssl) && !c->resume_timer)
-            c->resume_timer = ev_timer_add(c->srv->loop, 0, conn_resume_cb, c);
+        if (c->state == CONN_OPEN && c->ssl && SSL_has_pending(c->ssl))
+            conn_read_later(c);
         return;
     }
     int e = SSL_get_error(c->ssl, r);
@@ -524,8 +533,7 @@ conn_read_tls(struct conn *c)
     c->ssl_read_wants_write = false;
     while (c->state == CONN_OPEN && !c->paused && c->ssl && !c->handshaking) {
         if (total >= CONN_READ_BUDGET) {
-            if (!c->resume_timer)
-                c->resume_timer = ev_timer_add(c->srv->loop, 0, conn_resume_cb, c);
+            conn_read_later(c);
             return;
         }
         ERR_clear_error();
