@@ -261,6 +261,29 @@ struct client_counters {
 extern struct client_counters client_ctr;
 const char *client_user_name(int user, char *buf, size_t cap);
 
+/* What a sending scenario (messages, muc) counts while it runs. */
+struct bench_flow {
+    bool sending;              /* senders send (flat out: top up their windows) */
+    bool measuring;            /* inside the measured window */
+    bool flat;                 /* flat out, else at bench_opt.rate */
+    uint64_t delivered_window; /* deliveries counted in the window */
+    uint64_t sent_total;       /* messages sent, for the rate */
+    uint64_t backlog;          /* rate mode: sends skipped, every window full */
+    struct bench_hist lat;     /* latencies in the window */
+};
+/* The measured window's figures. */
+struct bench_window {
+    uint64_t delivered, sent, backlog;
+    double seconds;
+    struct bench_cpu_delta cpu;
+};
+/* Sending started at t0 (f->sending set): polls the clients through the
+ * warm-up and the measured window (bench_opt.warmup_s, .duration), calling
+ * tick(t0, now) after each poll at a fixed rate, until the window ends or a
+ * client fails; then stops sending and fills *w. */
+void bench_run_window(struct bench_flow *f, uint64_t t0, void (*tick)(uint64_t t0, uint64_t now),
+                      struct bench_window *w);
+
 /* ---- the bitmap of received sequence numbers ---- */
 
 /* Sets bit i; returns true when it was already set. */

@@ -826,3 +826,44 @@ client_check_deadlines(struct client *v, size_t n, uint64_t now)
     }
     client_run_ended();
 }
+
+void
+bench_run_window(struct bench_flow *f, uint64_t t0, void (*tick)(uint64_t t0, uint64_t now),
+                 struct bench_window *w)
+{
+    uint64_t t_measure = t0 + (uint64_t)(bench_opt.warmup_s * 1e9);
+    uint64_t t_stop = t_measure + (uint64_t)(bench_opt.duration * 1e9);
+    struct bench_cpu cpu_start = {.server = -1};
+    struct bench_cpu cpu_end;
+    uint64_t sent0 = 0;
+    uint64_t backlog0 = 0;
+    uint64_t tm0 = 0;
+    for (;;) {
+        client_poll(f->flat ? 10 : 1);
+        uint64_t now = bench_now_ns();
+        if (!f->flat)
+            tick(t0, now);
+        if (!f->measuring && now >= t_measure) {
+            f->measuring = true;
+            bench_hist_reset(&f->lat);
+            f->delivered_window = 0;
+            bench_cpu_now(&cpu_start);
+            sent0 = f->sent_total;
+            backlog0 = f->backlog;
+            tm0 = now;
+        }
+        if (f->measuring && now >= t_stop)
+            break;
+        if (client_ctr.failures > 0)
+            break;
+    }
+    uint64_t tm1 = bench_now_ns();
+    bench_cpu_now(&cpu_end);
+    f->measuring = false;
+    f->sending = false;
+    w->cpu = bench_cpu_since(&cpu_start, &cpu_end);
+    w->delivered = f->delivered_window;
+    w->sent = f->sent_total - sent0;
+    w->backlog = f->backlog - backlog0;
+    w->seconds = (double)(tm1 - tm0) / 1e9;
+}

@@ -50,17 +50,11 @@ static struct {
     int senders;                 /* S */
     char room_prefix[64];
     const char *service;
-    bool sending;
-    bool measuring;
-    bool flat;
-    uint64_t delivered_window;
-    uint64_t sent_total;         /* messages, for the rate */
-    uint64_t backlog;
+    struct bench_flow f;         /* sent_total counts messages, for the rate */
     uint64_t received;
     uint64_t unique;
     uint64_t foreign;            /* groupchat bodies we cannot place */
     int rr;
-    struct bench_hist lat;
 } U;
 
 static double
@@ -231,7 +225,7 @@ muc_send_one(struct client *c)
                      (unsigned long long)bench_now_ns());
     client_send(c, out, (size_t)n);
     c->in_flight++;
-    U.sent_total++;
+    U.f.sent_total++;
 }
 
 static void
@@ -263,14 +257,14 @@ muc_on_message(struct client *r, const struct scan_item *it)
     struct client *s = sender_client(o->room, (int)slot);
     if (s == r && s->in_flight > 0) {
         s->in_flight--; /* the reflection: the room has taken it */
-        if (U.flat && U.sending)
+        if (U.f.flat && U.f.sending)
             muc_top_up(s);
     }
-    if (U.measuring) {
+    if (U.f.measuring) {
         uint64_t now = bench_now_ns();
         if (ts && now > ts)
-            bench_hist_add(&U.lat, now - ts);
-        U.delivered_window++;
+            bench_hist_add(&U.f.lat, now - ts);
+        U.f.delivered_window++;
     }
 }
 
@@ -279,7 +273,7 @@ muc_rate_tick(uint64_t t0, uint64_t now)
 {
     uint64_t due = (uint64_t)(bench_opt.rate * secs(t0, now));
     int n = U.rooms * U.senders;
-    while (U.sent_total < due) {
+    while (U.f.sent_total < due) {
         int tried = 0;
         while (tried < n) {
             int k = U.rr;
@@ -291,9 +285,9 @@ muc_rate_tick(uint64_t t0, uint64_t now)
                 break;
             }
         }
-        if (tried == n && U.sent_total < due) {
-            U.backlog += due - U.sent_total;
-            U.sent_total = due;
+        if (tried == n && U.f.sent_total < due) {
+            U.f.backlog += due - U.f.sent_total;
+            U.f.sent_total = due;
         }
     }
 }
@@ -319,7 +313,7 @@ scenario_muc(void)
     U.occ = bench_opt.occupants;
     U.senders = bench_opt.room_senders < U.occ ? bench_opt.room_senders : U.occ;
     U.n = U.rooms * U.occ;
-    U.flat = bench_opt.rate <= 0;
+    U.f.flat = bench_opt.rate <= 0;
     if (bench_opt.room_prefix)
         snprintf(U.room_prefix, sizeof U.room_prefix, "%s", bench_opt.room_prefix);
     else
@@ -344,10 +338,10 @@ scenario_muc(void)
         o->ojid_len = strlen(o->ojid);
         o->seen = xcalloc((size_t)U.senders, sizeof *o->seen);
     }
-    bench_hist_init(&U.lat);
+    bench_hist_init(&U.f.lat);
     bench_log("muc: %d rooms of %d occupants (%d sessions), %d senders per room, %s, %s, %s",
               U.rooms, U.occ, U.n, U.senders, bench_tls_name(), bench_mech_name(),
-              U.flat ? "flat out" : "fixed rate");
+              U.f.flat ? "flat out" : "fixed rate");
     int rc = 0;
     double setup_s;
     int failed = 0;
@@ -385,47 +379,19 @@ scenario_muc(void)
 
     for (int i = 0; i < U.n; i++)
         U.v[i].next_seq = 1;
-    U.sending = true;
+    U.f.sending = true;
     uint64_t t0 = bench_now_ns();
-    if (U.flat)
+    if (U.f.flat)
         for (int k = 0; k < U.rooms; k++)
             for (int s = 0; s < U.senders; s++)
                 muc_top_up(sender_client(k, s));
-    uint64_t t_measure = t0 + (uint64_t)(bench_opt.warmup_s * NS);
-    uint64_t t_stop = t_measure + (uint64_t)(bench_opt.duration * NS);
-    struct bench_cpu cpu_start = {.server = -1};
-    uint64_t sent0 = 0;
-    uint64_t backlog0 = 0;
-    uint64_t tm0 = 0;
-    for (;;) {
-        client_poll(U.flat ? 10 : 1);
-        uint64_t now = bench_now_ns();
-        if (!U.flat)
-            muc_rate_tick(t0, now);
-        if (!U.measuring && now >= t_measure) {
-            U.measuring = true;
-            bench_hist_reset(&U.lat);
-            U.delivered_window = 0;
-            bench_cpu_now(&cpu_start);
-            sent0 = U.sent_total;
-            backlog0 = U.backlog;
-            tm0 = now;
-        }
-        if (U.measuring && now >= t_stop)
-            break;
-        if (client_ctr.failures > 0)
-            break;
-    }
-    uint64_t tm1 = bench_now_ns();
-    struct bench_cpu cpu_end;
-    bench_cpu_now(&cpu_end);
-    struct bench_cpu_delta used = bench_cpu_since(&cpu_start, &cpu_end);
-    U.measuring = false;
-    U.sending = false;
-    uint64_t delivered = U.delivered_window;
-    uint64_t sent_window = U.sent_total - sent0;
-    uint64_t backlog = U.backlog - backlog0;
-    double window_s = secs(tm0, tm1);
+    struct bench_window w;
+    bench_run_window(&U.f, t0, muc_rate_tick, &w);
+    const struct bench_cpu_delta used = w.cpu;
+    const uint64_t delivered = w.delivered;
+    const uint64_t sent_window = w.sent;
+    const uint64_t backlog = w.backlog;
+    const double window_s = w.seconds;
 
     /* Drain: every message must reach every occupant of its room, once. */
     uint64_t drain_end = bench_now_ns() + DRAIN_TIMEOUT_NS;
@@ -450,8 +416,8 @@ scenario_muc(void)
            line, U.rooms, U.occ, U.senders, bench_opt.rate, bench_opt.window, join_s, window_s,
            (unsigned long long)sent, (unsigned long long)delivered, rate, rate / U.occ,
            window_s > 0 ? (double)sent_window / window_s : 0, (unsigned long long)backlog,
-           bench_hist_quantile_us(&U.lat, 0.5), bench_hist_quantile_us(&U.lat, 0.99),
-           (double)U.lat.max_ns / 1000, (unsigned long long)lost, (unsigned long long)dup,
+           bench_hist_quantile_us(&U.f.lat, 0.5), bench_hist_quantile_us(&U.f.lat, 0.99),
+           (double)U.f.lat.max_ns / 1000, (unsigned long long)lost, (unsigned long long)dup,
            (unsigned long long)U.foreign, (unsigned long long)errors, cpu,
            cpu >= 0 && delivered ? cpu * 1e6 / (double)delivered : -1, sys_share,
            cpu >= 0 && window_s > 0 ? cpu / window_s : -1,
@@ -459,8 +425,8 @@ scenario_muc(void)
     printf("muc (%s): %.0f deliveries/s (%.0f msgs/s x %d occupants) over %.1f s (%s), latency "
            "p50 %.0f us p99 %.0f us, lost %llu, duplicated %llu\n",
            bench_opt.server, rate, rate / U.occ, U.occ, window_s,
-           U.flat ? "flat out" : "fixed rate", bench_hist_quantile_us(&U.lat, 0.5),
-           bench_hist_quantile_us(&U.lat, 0.99), (unsigned long long)lost,
+           U.f.flat ? "flat out" : "fixed rate", bench_hist_quantile_us(&U.f.lat, 0.5),
+           bench_hist_quantile_us(&U.f.lat, 0.99), (unsigned long long)lost,
            (unsigned long long)dup);
     if (cpu >= 0 && delivered)
         printf("  server CPU %.2f s = %.2f us per delivery (%.0f%% of a core, %.0f%% in the "
@@ -479,7 +445,7 @@ scenario_muc(void)
 close:
     bench_sessions_close(U.v, U.n);
 out:
-    bench_hist_free(&U.lat);
+    bench_hist_free(&U.f.lat);
     for (int i = 0; i < U.n; i++) {
         for (int s = 0; s < U.senders; s++)
             bench_bitmap_free(&U.o[i].seen[s]);

@@ -300,18 +300,12 @@ scenario_login(void)
 /* ---- messages and labelled ---- */
 
 static struct {
-    bool sending;
-    bool measuring;
-    bool flat;
-    uint64_t delivered_window;
-    uint64_t sent_total;
-    uint64_t backlog;         /* rate mode: sends skipped, every window full */
+    struct bench_flow f;
     int rr;                   /* rate mode: next sender */
     char *extra;              /* padding and label, after the body */
     size_t extra_len;
     char *pad;                /* --body-bytes of body text, or NULL */
     size_t pad_len;
-    struct bench_hist lat;
 } M;
 
 static void
@@ -330,7 +324,7 @@ msg_send_one(struct client *c)
         client_send(c, M.extra, M.extra_len);
     client_send(c, "</message>", 10);
     c->in_flight++;
-    M.sent_total++;
+    M.f.sent_total++;
 }
 
 static void
@@ -368,13 +362,13 @@ msg_on_message(struct client *r, const struct scan_item *it)
     r->unique++;
     if (s->in_flight > 0)
         s->in_flight--;
-    if (M.measuring) {
+    if (M.f.measuring) {
         uint64_t now = bench_now_ns();
         if (ts && now > ts)
-            bench_hist_add(&M.lat, now - ts);
-        M.delivered_window++;
+            bench_hist_add(&M.f.lat, now - ts);
+        M.f.delivered_window++;
     }
-    if (M.flat && M.sending)
+    if (M.f.flat && M.f.sending)
         msg_top_up(s);
 }
 
@@ -384,7 +378,7 @@ msg_rate_tick(uint64_t t0, uint64_t now)
     uint64_t due = (uint64_t)(bench_opt.rate * secs(t0, now));
     int step = bench_opt.one_way ? 2 : 1;
     int n = S.n / step;
-    while (M.sent_total < due) {
+    while (M.f.sent_total < due) {
         int tried = 0;
         while (tried < n) {
             struct client *c = &S.v[M.rr];
@@ -395,10 +389,10 @@ msg_rate_tick(uint64_t t0, uint64_t now)
                 break;
             }
         }
-        if (tried == n && M.sent_total < due) {
+        if (tried == n && M.f.sent_total < due) {
             /* Every window is full: the server (or the generator) is behind. */
-            M.backlog += due - M.sent_total;
-            M.sent_total = due;
+            M.f.backlog += due - M.f.sent_total;
+            M.f.sent_total = due;
         }
     }
 }
@@ -488,12 +482,12 @@ scenario_messages(bool labelled)
         clients[i].peer = &clients[i ^ 1];
         clients[i].alt_port = bench_opt.peer_port > 0 && (i & 1);
     }
-    bench_hist_init(&M.lat);
-    M.flat = bench_opt.rate <= 0;
+    bench_hist_init(&M.f.lat);
+    M.f.flat = bench_opt.rate <= 0;
     bench_log("%s: %d pairs%s%s, %s, %s, %s", bench_opt.scenario, bench_opt.pairs,
               bench_opt.one_way ? " (one way)" : "",
               bench_opt.peer_port > 0 ? " (receivers on --peer-port)" : "", bench_tls_name(),
-              bench_mech_name(), M.flat ? "flat out" : "fixed rate");
+              bench_mech_name(), M.f.flat ? "flat out" : "fixed rate");
     double setup_s;
     double sync_s = 0;
     int failed = 0;
@@ -516,47 +510,19 @@ scenario_messages(bool labelled)
     bench_poll_for(0.1); /* late probe copies */
     for (int i = 0; i < S.n; i++)
         S.v[i].next_seq = 1;
-    M.sending = true;
+    M.f.sending = true;
     uint64_t t0 = bench_now_ns();
-    if (M.flat)
+    if (M.f.flat)
         for (int i = 0; i < S.n; i++)
             if (msg_is_sender(&S.v[i]))
                 msg_top_up(&S.v[i]);
-    uint64_t t_measure = t0 + (uint64_t)(bench_opt.warmup_s * NS);
-    uint64_t t_stop = t_measure + (uint64_t)(bench_opt.duration * NS);
-    struct bench_cpu cpu_start = {.server = -1};
-    uint64_t sent0 = 0;
-    uint64_t backlog0 = 0;
-    uint64_t tm0 = 0;
-    for (;;) {
-        client_poll(M.flat ? 10 : 1);
-        uint64_t now = bench_now_ns();
-        if (!M.flat)
-            msg_rate_tick(t0, now);
-        if (!M.measuring && now >= t_measure) {
-            M.measuring = true;
-            bench_hist_reset(&M.lat);
-            M.delivered_window = 0;
-            bench_cpu_now(&cpu_start);
-            sent0 = M.sent_total;
-            backlog0 = M.backlog;
-            tm0 = now;
-        }
-        if (M.measuring && now >= t_stop)
-            break;
-        if (client_ctr.failures > 0)
-            break;
-    }
-    uint64_t tm1 = bench_now_ns();
-    struct bench_cpu cpu_end;
-    bench_cpu_now(&cpu_end);
-    struct bench_cpu_delta used = bench_cpu_since(&cpu_start, &cpu_end);
-    M.measuring = false;
-    M.sending = false;
-    uint64_t delivered = M.delivered_window;
-    uint64_t sent_window = M.sent_total - sent0;
-    uint64_t backlog = M.backlog - backlog0;
-    double window_s = secs(tm0, tm1);
+    struct bench_window w;
+    bench_run_window(&M.f, t0, msg_rate_tick, &w);
+    const struct bench_cpu_delta used = w.cpu;
+    const uint64_t delivered = w.delivered;
+    const uint64_t sent_window = w.sent;
+    const uint64_t backlog = w.backlog;
+    const double window_s = w.seconds;
 
     /* Drain: everything sent must arrive, once. */
     uint64_t drain_end = bench_now_ns() + DRAIN_TIMEOUT_NS;
@@ -593,8 +559,8 @@ scenario_messages(bool labelled)
            (unsigned long long)sent,
            (unsigned long long)delivered, rate,
            window_s > 0 ? (double)sent_window / window_s : 0, (unsigned long long)backlog,
-           bench_hist_quantile_us(&M.lat, 0.5), bench_hist_quantile_us(&M.lat, 0.99),
-           (double)M.lat.max_ns / 1000, (unsigned long long)lost, (unsigned long long)dup,
+           bench_hist_quantile_us(&M.f.lat, 0.5), bench_hist_quantile_us(&M.f.lat, 0.99),
+           (double)M.f.lat.max_ns / 1000, (unsigned long long)lost, (unsigned long long)dup,
            (unsigned long long)(client_ctr.stanza_errors + client_ctr.stream_errors +
                                 client_ctr.failures),
            cpu, cpu >= 0 && delivered ? cpu * 1e6 / (double)delivered : -1, sys_share,
@@ -603,8 +569,8 @@ scenario_messages(bool labelled)
     printf("%s (%s): %.0f delivered msgs/s over %.1f s (%s), latency p50 %.0f us p99 %.0f us, "
            "lost %llu, duplicated %llu\n",
            bench_opt.scenario, bench_opt.server, rate, window_s,
-           M.flat ? "flat out" : "fixed rate", bench_hist_quantile_us(&M.lat, 0.5),
-           bench_hist_quantile_us(&M.lat, 0.99), (unsigned long long)lost,
+           M.f.flat ? "flat out" : "fixed rate", bench_hist_quantile_us(&M.f.lat, 0.5),
+           bench_hist_quantile_us(&M.f.lat, 0.99), (unsigned long long)lost,
            (unsigned long long)dup);
     if (cpu >= 0 && delivered)
         printf("  server CPU %.2f s = %.2f us per delivered message (%.0f%% of a core, %.0f%% "
@@ -620,7 +586,7 @@ scenario_messages(bool labelled)
         rc = 1;
     bench_sessions_close(S.v, S.n);
 out:
-    bench_hist_free(&M.lat);
+    bench_hist_free(&M.f.lat);
     free(M.extra);
     free(M.pad);
     bench_clients_free(clients, n_clients);
